@@ -1,0 +1,154 @@
+import { Cron } from 'croner';
+import { z } from 'zod';
+import { durationSchema } from './duration.js';
+import { keyedUnion } from './keyed-union.js';
+import { sizeSchema } from './size.js';
+
+/** What to do about fire times that passed while the node was down or asleep. */
+export const missedPolicySchema = z.enum(['skip', 'once', 'all']);
+
+function isTimezone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const timezoneSchema = z.string().superRefine((tz, ctx) => {
+  if (!isTimezone(tz)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `unknown timezone "${tz}": use an IANA name such as Europe/Oslo or UTC`,
+    });
+  }
+});
+
+const cronSchema = z.string().superRefine((expr, ctx) => {
+  const fields = expr.trim().split(/\s+/).length;
+  if (fields !== 5 && fields !== 6) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `cron "${expr}" has ${fields} fields: use 5 (minute first) or 6 (second first)`,
+    });
+    return;
+  }
+  try {
+    new Cron(expr, { paused: true });
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `invalid cron "${expr}": ${(err as Error).message}` });
+  }
+});
+
+const positiveInterval = durationSchema.refine((ms) => ms >= 1000, {
+  message: 'an interval must be at least 1s',
+});
+
+const dayNames = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
+
+const thresholdSchema = z.number();
+
+/** The checks a `condition` trigger can evaluate. */
+export const conditionCheckSchema = z.discriminatedUnion('check', [
+  z.object({ check: z.literal('disk'), path: z.string().min(1), below: sizeSchema }).strict(),
+  z.object({ check: z.literal('cpu'), above: thresholdSchema.describe('percent, 0–100') }).strict(),
+  z.object({ check: z.literal('memory'), above: thresholdSchema.describe('percent used, 0–100') }).strict(),
+  z.object({ check: z.literal('load'), above: thresholdSchema.describe('1-minute load average') }).strict(),
+  z
+    .object({
+      check: z.literal('file'),
+      path: z.string().min(1),
+      state: z.enum(['exists', 'missing', 'changed']),
+    })
+    .strict(),
+  z
+    .object({
+      check: z.literal('http'),
+      url: z.string().min(1),
+      status: z.number().int().optional().describe('true when the response has this status'),
+      expect: z
+        .string()
+        .optional()
+        .describe('expression over `response` (status, body), e.g. response.body.ok == true'),
+      timeout: durationSchema.optional(),
+    })
+    .strict(),
+  z
+    .object({
+      check: z.literal('state'),
+      expect: z.string().min(1).describe('expression over state.global / state.node'),
+    })
+    .strict(),
+  z
+    .object({
+      check: z.literal('shell'),
+      command: z.union([z.string().min(1), z.array(z.string()).min(1)]),
+      exitCode: z.number().int().default(0),
+    })
+    .strict(),
+]);
+
+const common = {
+  id: z
+    .string()
+    .regex(/^[a-z0-9-]+$/)
+    .optional()
+    .describe('names the trigger in manifests and `next`'),
+  params: z.record(z.string(), z.unknown()).optional().describe('params this trigger passes to the run'),
+  missed: missedPolicySchema.optional().describe('catch-up policy for missed fire times (default once)'),
+  enabled: z.boolean().default(true),
+};
+
+/** One trigger: exactly one of schedule, every, at, condition, after, watch. */
+export const triggerSpecSchema = keyedUnion(
+  'trigger',
+  {
+    schedule: z.object({ ...common, schedule: cronSchema, timezone: timezoneSchema.optional() }).strict(),
+    every: z.object({ ...common, every: positiveInterval, offset: durationSchema.optional() }).strict(),
+    at: z
+      .object({
+        ...common,
+        at: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'use HH:MM or HH:MM:SS (24-hour)'),
+        days: z.array(z.enum(dayNames)).min(1).optional(),
+        timezone: timezoneSchema.optional(),
+      })
+      .strict(),
+    condition: z
+      .object({
+        ...common,
+        condition: conditionCheckSchema,
+        every: positiveInterval.default(30_000),
+        mode: z.enum(['edge', 'level']).default('edge'),
+        cooldown: durationSchema.optional(),
+      })
+      .strict(),
+    after: z
+      .object({
+        ...common,
+        after: z
+          .object({
+            operation: z.string().regex(/^[a-z0-9-]+$/),
+            task: z.string().optional(),
+            status: z.enum(['success', 'failure', 'any']).default('success'),
+          })
+          .strict(),
+      })
+      .strict(),
+    watch: z
+      .object({
+        ...common,
+        watch: z
+          .object({
+            paths: z.array(z.string().min(1)).min(1),
+            debounce: durationSchema.default(500),
+            events: z.array(z.enum(['add', 'change', 'unlink'])).optional(),
+          })
+          .strict(),
+      })
+      .strict(),
+  },
+  { condition: ['every'] },
+);
+export type TriggerSpec = z.output<typeof triggerSpecSchema>;
+export type ConditionCheck = z.output<typeof conditionCheckSchema>;
