@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** Documentation schemas for keyed unions, used when printing the JSON Schema (see operation-json-schema.ts). */
-export const keyedUnionDocs = new WeakMap<z.ZodType, z.ZodType>();
+export const keyedUnionDocs = new WeakMap<object, z.ZodType>();
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -5,7 +5,15 @@ export const manifestVersion = 1;
 export const runStatusSchema = z.enum(['running', 'success', 'failure', 'cancelled', 'interrupted']);
 export type RunStatus = z.infer<typeof runStatusSchema>;
 
-export const taskStatusSchema = z.enum(['pending', 'running', 'success', 'failure', 'skipped', 'cancelled', 'timeout']);
+export const taskStatusSchema = z.enum([
+  'pending',
+  'running',
+  'success',
+  'failure',
+  'skipped',
+  'cancelled',
+  'timeout',
+]);
 export type TaskStatus = z.infer<typeof taskStatusSchema>;
 
 /** One execution of a task: one attempt of one forEach item (or of the task itself). */
@@ -68,7 +76,12 @@ export const summarySchema = z
 export type RunSummary = z.infer<typeof summarySchema>;
 
 export const outputFileSchema = z
-  .object({ path: z.string(), size: z.number(), sha256: z.string().optional(), mediaType: z.string().optional() })
+  .object({
+    path: z.string(),
+    size: z.number(),
+    sha256: z.string().optional(),
+    mediaType: z.string().optional(),
+  })
   .loose();
 
 export const manifestSchema = z.object({
@@ -94,7 +107,7 @@ export const manifestSchema = z.object({
     run: z.string().describe('the run folder, absolute'),
     manifest: z.string(),
     logs: z.string(),
-    staging: z.string(),
+    staging: z.string().optional().describe('absent once a successful run removed its staging folder'),
     children: z.array(z.string()).optional(),
   }),
   extra: z.record(z.string(), z.unknown()),

@@ -5,7 +5,7 @@ import { httpSpecSchema } from './task-specs/http-spec.js';
 import { operationSpecSchema } from './task-specs/operation-spec.js';
 import { shellSpecSchema } from './task-specs/shell-spec.js';
 import { stateSpecSchema } from './task-specs/state-spec.js';
-import { triggerSpecSchema } from './trigger-spec.js';
+import { triggerListSchema } from './trigger-spec.js';
 
 export const operationIdPattern = /^[a-z0-9-]+$/;
 export const taskIdPattern = /^[A-Za-z_][A-Za-z0-9_-]*$/;
@@ -107,7 +107,12 @@ export const operationSchema = z
     name: z.string().optional(),
     description: z.string().optional(),
     params: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), paramSchema).default({}),
-    triggers: z.array(triggerSpecSchema).default([]),
+    triggers: triggerListSchema.default([]),
+    overlap: z
+      .enum(['skip', 'queue', 'parallel'])
+      .default('skip')
+      .describe('when a trigger fires while a run is going: skip it, queue one, or run in parallel'),
+    maxParallel: z.number().int().min(1).max(1024).default(4).describe('runs at once with overlap: parallel'),
     timeout: durationSchema.optional().describe('the whole run; running tasks are cancelled when it passes'),
     concurrency: z.number().int().min(1).max(1024).default(4).describe('tasks of one run at once'),
     keepStaging: z.boolean().default(false).describe('keep the staging folder after a successful run'),

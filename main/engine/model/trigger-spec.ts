@@ -1,5 +1,6 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
+import { ExpressionError, parseExpression } from '../template/index.js';
 import { durationSchema } from './duration.js';
 import { keyedUnion } from './keyed-union.js';
 import { sizeSchema } from './size.js';
@@ -42,19 +43,51 @@ const cronSchema = z.string().superRefine((expr, ctx) => {
 });
 
 const positiveInterval = durationSchema.refine((ms) => ms >= 1000, {
-  message: 'an interval must be at least 1s',
+  message: 'an interval must be at least 1s (the scheduler fires to the second)',
 });
+
+/** An expression checked for syntax when the operation is loaded, so a typo fails `ops add`, not the daemon. */
+const expressionSchema = z
+  .string()
+  .min(1)
+  .superRefine((src, ctx) => {
+    try {
+      parseExpression(src);
+    } catch (err) {
+      if (!(err instanceof ExpressionError)) throw err;
+      ctx.addIssue({ code: 'custom', message: `${err.message} in "${src}"` });
+    }
+  });
 
 const dayNames = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 
-const thresholdSchema = z.number();
+/** A number a check compares against; a missing one says which field and unit to give. */
+function thresholdSchema(field: string, unit: string) {
+  return z.number({
+    error: (issue) =>
+      issue.input === undefined
+        ? `missing threshold: give ${field} (${unit})`
+        : `${field} must be a number (${unit})`,
+  });
+}
+
+const checkNames = ['disk', 'cpu', 'memory', 'load', 'file', 'http', 'state', 'shell'] as const;
 
 /** The checks a `condition` trigger can evaluate. */
 export const conditionCheckSchema = z.discriminatedUnion('check', [
-  z.object({ check: z.literal('disk'), path: z.string().min(1), below: sizeSchema }).strict(),
-  z.object({ check: z.literal('cpu'), above: thresholdSchema.describe('percent, 0–100') }).strict(),
-  z.object({ check: z.literal('memory'), above: thresholdSchema.describe('percent used, 0–100') }).strict(),
-  z.object({ check: z.literal('load'), above: thresholdSchema.describe('1-minute load average') }).strict(),
+  z
+    .object({
+      check: z.literal('disk'),
+      path: z.string().min(1),
+      below: z.union([z.string(), z.number()], {
+        error: (issue) =>
+          issue.input === undefined ? 'missing threshold: give below (free space, e.g. 5GB)' : undefined,
+      }).pipe(sizeSchema),
+    })
+    .strict(),
+  z.object({ check: z.literal('cpu'), above: thresholdSchema('above', 'percent busy, 0–100') }).strict(),
+  z.object({ check: z.literal('memory'), above: thresholdSchema('above', 'percent used, 0–100') }).strict(),
+  z.object({ check: z.literal('load'), above: thresholdSchema('above', '1-minute load average') }).strict(),
   z
     .object({
       check: z.literal('file'),
@@ -67,8 +100,7 @@ export const conditionCheckSchema = z.discriminatedUnion('check', [
       check: z.literal('http'),
       url: z.string().min(1),
       status: z.number().int().optional().describe('true when the response has this status'),
-      expect: z
-        .string()
+      expect: expressionSchema
         .optional()
         .describe('expression over `response` (status, body), e.g. response.body.ok == true'),
       timeout: durationSchema.optional(),
@@ -77,7 +109,7 @@ export const conditionCheckSchema = z.discriminatedUnion('check', [
   z
     .object({
       check: z.literal('state'),
-      expect: z.string().min(1).describe('expression over state.global / state.node'),
+      expect: expressionSchema.describe('expression over state.global / state.node'),
     })
     .strict(),
   z
@@ -85,9 +117,15 @@ export const conditionCheckSchema = z.discriminatedUnion('check', [
       check: z.literal('shell'),
       command: z.union([z.string().min(1), z.array(z.string()).min(1)]),
       exitCode: z.number().int().default(0),
+      timeout: durationSchema.optional().describe('kill the command (and its children) after this long'),
     })
     .strict(),
-]);
+], {
+  error: (issue) =>
+    issue.code === 'invalid_union' && issue.input === undefined
+      ? `missing check: give one of ${checkNames.join(', ')}`
+      : `unknown check: use one of ${checkNames.join(', ')}`,
+});
 
 const common = {
   id: z
@@ -105,7 +143,14 @@ export const triggerSpecSchema = keyedUnion(
   'trigger',
   {
     schedule: z.object({ ...common, schedule: cronSchema, timezone: timezoneSchema.optional() }).strict(),
-    every: z.object({ ...common, every: positiveInterval, offset: durationSchema.optional() }).strict(),
+    every: z
+      .object({ ...common, every: positiveInterval, offset: durationSchema.optional() })
+      .strict()
+      .superRefine((spec, ctx) => {
+        if (spec.offset !== undefined && spec.offset >= spec.every) {
+          ctx.addIssue({ code: 'custom', path: ['offset'], message: 'offset must be shorter than every' });
+        }
+      }),
     at: z
       .object({
         ...common,
@@ -152,3 +197,37 @@ export const triggerSpecSchema = keyedUnion(
 );
 export type TriggerSpec = z.output<typeof triggerSpecSchema>;
 export type ConditionCheck = z.output<typeof conditionCheckSchema>;
+export type TriggerKind = TriggerSpec['kind'];
+export type MissedPolicy = z.output<typeof missedPolicySchema>;
+
+/**
+ * The id of each trigger: its own `id`, else `<kind>-<n>` counting triggers of that kind from 1.
+ *
+ * Counting per kind keeps ids (and the cursors keyed by them) stable when a trigger of another
+ * kind is added or removed.
+ */
+export function triggerIds(triggers: readonly Pick<TriggerSpec, 'kind' | 'id'>[]): string[] {
+  const counts = new Map<string, number>();
+  return triggers.map((trigger) => {
+    const n = (counts.get(trigger.kind) ?? 0) + 1;
+    counts.set(trigger.kind, n);
+    return trigger.id ?? `${trigger.kind}-${n}`;
+  });
+}
+
+/** An operation's triggers; two triggers may not share an id (cursors and manifests are keyed by it). */
+export const triggerListSchema = z.array(triggerSpecSchema).superRefine((triggers, ctx) => {
+  const seen = new Map<string, number>();
+  triggerIds(triggers).forEach((id, index) => {
+    const first = seen.get(id);
+    if (first === undefined) {
+      seen.set(id, index);
+      return;
+    }
+    ctx.addIssue({
+      code: 'custom',
+      path: [index, 'id'],
+      message: `trigger id "${id}" is also used by triggers[${first}]: give each trigger its own id`,
+    });
+  });
+});

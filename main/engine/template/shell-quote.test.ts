@@ -1,0 +1,95 @@
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderTemplate, shellQuote, type Scope } from './index.js';
+
+describe('shellQuote', () => {
+  it.each([
+    ['', "''"],
+    ['plain', "'plain'"],
+    ["it's", "'it'\\''s'"],
+    ["''", "''\\'''\\'''"],
+  ])('%j → %s', (value, expected) => {
+    expect(shellQuote(value)).toBe(expected);
+  });
+});
+
+describe('rendered shell commands run by a real /bin/sh', () => {
+  let sandbox: string;
+  let marker: string;
+
+  beforeAll(() => {
+    // HOME points into the sandbox so that even a broken quoter could only delete the sandbox.
+    sandbox = mkdtempSync(path.join(tmpdir(), 'ultravisor-shell-'));
+    writeFileSync(path.join(sandbox, 'canary'), 'still here');
+    writeFileSync(path.join(sandbox, 'glob-target.txt'), '');
+    marker = path.join(tmpdir(), `pwned-${randomUUID()}`);
+  });
+
+  afterAll(() => {
+    rmSync(sandbox, { recursive: true, force: true });
+    rmSync(marker, { force: true });
+  });
+
+  function sh(template: string, scope: Scope): string {
+    const command = renderTemplate(template, scope, { quote: shellQuote });
+    if (typeof command !== 'string') throw new Error('quoted render must give a string');
+    return execFileSync('/bin/sh', ['-c', command], {
+      cwd: sandbox,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: sandbox },
+      encoding: 'utf8',
+    });
+  }
+
+  const hostile = (): string[] => [
+    '; rm -rf ~',
+    `$(touch ${marker})`,
+    `\`touch ${marker}\``,
+    `"; touch ${marker}; echo "`,
+    `'; touch ${marker}; echo '`,
+    `it's "quoted" \\ \\'`,
+    `line one\nline two; touch ${marker}`,
+    '*',
+    '~',
+    '$HOME ${HOME} $0 $$',
+    '&& echo injected || echo injected',
+    '| cat > leaked.txt',
+    '> leaked.txt',
+    '-n',
+    '   spaced   ',
+    '',
+    '!!',
+    'tab\there\r',
+    'ünïcødé 😀',
+  ];
+
+  it('passes each hostile value as exactly one literal argument', () => {
+    for (const value of hostile()) {
+      expect(sh("printf '[%s]\\n' {{ v }}", { v: value }), JSON.stringify(value)).toBe(`[${value}]\n`);
+    }
+    expect(existsSync(marker)).toBe(false);
+    expect(existsSync(path.join(sandbox, 'canary'))).toBe(true);
+    expect(existsSync(path.join(sandbox, 'leaked.txt'))).toBe(false);
+  });
+
+  it('keeps argument boundaries with several values in one command', () => {
+    const values = hostile();
+    const scope: Scope = { values, first: values[0], second: values[1] };
+    expect(sh("printf '[%s]\\n' {{ first }} {{ second }} x{{ second }}y", scope)).toBe(
+      `[${values[0]}]\n[${values[1]}]\n[x${values[1]}y]\n`,
+    );
+    expect(sh("printf '[%s]\\n' {{ values }}", scope)).toBe(`[${JSON.stringify(values)}]\n`);
+    expect(sh("printf '[%s]\\n' {{ item.n }} {{ missing }}", { item: { n: 42 } })).toBe('[42]\n[]\n');
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('proves the harness can see an injection when values are not quoted', () => {
+    const command = renderTemplate('printf "[%s]\\n" {{ v }}', { v: `x; touch ${marker}` });
+    execFileSync('/bin/sh', ['-c', String(command)], { cwd: sandbox });
+    expect(existsSync(marker)).toBe(true);
+    rmSync(marker);
+  });
+});
