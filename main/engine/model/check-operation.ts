@@ -80,7 +80,10 @@ interface TemplateSite {
 /** Every string in a value, with its key path: each one is a template. */
 function collectStrings(value: unknown, keys: PropertyKey[], out: TemplateSite[]): void {
   if (typeof value === 'string') out.push({ keys, text: value, expression: false });
-  else if (Array.isArray(value)) value.forEach((v, i) => { collectStrings(v, [...keys, i], out); });
+  else if (Array.isArray(value))
+    value.forEach((v, i) => {
+      collectStrings(v, [...keys, i], out);
+    });
   else if (typeof value === 'object' && value !== null) {
     for (const [k, v] of Object.entries(value)) collectStrings(v, [...keys, k], out);
   }

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { durationSchema } from './duration.js';
 import { keyedUnion } from './keyed-union.js';
+import { retentionSchema } from './retention-spec.js';
+import { dataSpecSchema } from './task-specs/data-spec.js';
+import { fileSpecSchema } from './task-specs/file-spec.js';
 import { httpSpecSchema } from './task-specs/http-spec.js';
 import { operationSpecSchema } from './task-specs/operation-spec.js';
 import { shellSpecSchema } from './task-specs/shell-spec.js';
@@ -20,6 +23,8 @@ export const taskSpecSchemas = {
   http: httpSpecSchema,
   state: stateSpecSchema,
   operation: operationSpecSchema,
+  data: dataSpecSchema,
+  file: fileSpecSchema,
 } as const;
 export type TaskKindName = keyof typeof taskSpecSchemas;
 export type TaskSpecOf<K extends TaskKindName> = z.output<(typeof taskSpecSchemas)[K]>;
@@ -82,6 +87,8 @@ const taskSchema = keyedUnion('task', {
   http: taskOf('http'),
   state: taskOf('state'),
   operation: taskOf('operation'),
+  data: taskOf('data'),
+  file: taskOf('file'),
 });
 
 type TaskCommon = z.output<z.ZodObject<typeof taskCommon>>;
@@ -116,6 +123,9 @@ export const operationSchema = z
     timeout: durationSchema.optional().describe('the whole run; running tasks are cancelled when it passes'),
     concurrency: z.number().int().min(1).max(1024).default(4).describe('tasks of one run at once'),
     keepStaging: z.boolean().default(false).describe('keep the staging folder after a successful run'),
+    retention: retentionSchema
+      .optional()
+      .describe('how many runs, how old and how big this operation’s history may get'),
     env: z.record(z.string(), z.string()).default({}).describe('environment for every task'),
     tasks: z.array(taskSchema).min(1),
   })

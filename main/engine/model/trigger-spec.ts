@@ -74,58 +74,64 @@ function thresholdSchema(field: string, unit: string) {
 const checkNames = ['disk', 'cpu', 'memory', 'load', 'file', 'http', 'state', 'shell'] as const;
 
 /** The checks a `condition` trigger can evaluate. */
-export const conditionCheckSchema = z.discriminatedUnion('check', [
-  z
-    .object({
-      check: z.literal('disk'),
-      path: z.string().min(1),
-      below: z.union([z.string(), z.number()], {
-        error: (issue) =>
-          issue.input === undefined ? 'missing threshold: give below (free space, e.g. 5GB)' : undefined,
-      }).pipe(sizeSchema),
-    })
-    .strict(),
-  z.object({ check: z.literal('cpu'), above: thresholdSchema('above', 'percent busy, 0–100') }).strict(),
-  z.object({ check: z.literal('memory'), above: thresholdSchema('above', 'percent used, 0–100') }).strict(),
-  z.object({ check: z.literal('load'), above: thresholdSchema('above', '1-minute load average') }).strict(),
-  z
-    .object({
-      check: z.literal('file'),
-      path: z.string().min(1),
-      state: z.enum(['exists', 'missing', 'changed']),
-    })
-    .strict(),
-  z
-    .object({
-      check: z.literal('http'),
-      url: z.string().min(1),
-      status: z.number().int().optional().describe('true when the response has this status'),
-      expect: expressionSchema
-        .optional()
-        .describe('expression over `response` (status, body), e.g. response.body.ok == true'),
-      timeout: durationSchema.optional(),
-    })
-    .strict(),
-  z
-    .object({
-      check: z.literal('state'),
-      expect: expressionSchema.describe('expression over state.global / state.node'),
-    })
-    .strict(),
-  z
-    .object({
-      check: z.literal('shell'),
-      command: z.union([z.string().min(1), z.array(z.string()).min(1)]),
-      exitCode: z.number().int().default(0),
-      timeout: durationSchema.optional().describe('kill the command (and its children) after this long'),
-    })
-    .strict(),
-], {
-  error: (issue) =>
-    issue.code === 'invalid_union' && issue.input === undefined
-      ? `missing check: give one of ${checkNames.join(', ')}`
-      : `unknown check: use one of ${checkNames.join(', ')}`,
-});
+export const conditionCheckSchema = z.discriminatedUnion(
+  'check',
+  [
+    z
+      .object({
+        check: z.literal('disk'),
+        path: z.string().min(1),
+        below: z
+          .union([z.string(), z.number()], {
+            error: (issue) =>
+              issue.input === undefined ? 'missing threshold: give below (free space, e.g. 5GB)' : undefined,
+          })
+          .pipe(sizeSchema),
+      })
+      .strict(),
+    z.object({ check: z.literal('cpu'), above: thresholdSchema('above', 'percent busy, 0–100') }).strict(),
+    z.object({ check: z.literal('memory'), above: thresholdSchema('above', 'percent used, 0–100') }).strict(),
+    z.object({ check: z.literal('load'), above: thresholdSchema('above', '1-minute load average') }).strict(),
+    z
+      .object({
+        check: z.literal('file'),
+        path: z.string().min(1),
+        state: z.enum(['exists', 'missing', 'changed']),
+      })
+      .strict(),
+    z
+      .object({
+        check: z.literal('http'),
+        url: z.string().min(1),
+        status: z.number().int().optional().describe('true when the response has this status'),
+        expect: expressionSchema
+          .optional()
+          .describe('expression over `response` (status, body), e.g. response.body.ok == true'),
+        timeout: durationSchema.optional(),
+      })
+      .strict(),
+    z
+      .object({
+        check: z.literal('state'),
+        expect: expressionSchema.describe('expression over state.global / state.node'),
+      })
+      .strict(),
+    z
+      .object({
+        check: z.literal('shell'),
+        command: z.union([z.string().min(1), z.array(z.string()).min(1)]),
+        exitCode: z.number().int().default(0),
+        timeout: durationSchema.optional().describe('kill the command (and its children) after this long'),
+      })
+      .strict(),
+  ],
+  {
+    error: (issue) =>
+      typeof issue.input === 'object' && issue.input !== null && 'check' in issue.input
+        ? `unknown check: use one of ${checkNames.join(', ')}`
+        : `missing check: give one of ${checkNames.join(', ')}`,
+  },
+);
 
 const common = {
   id: z
@@ -138,64 +144,69 @@ const common = {
   enabled: z.boolean().default(true),
 };
 
+/** The schema of each trigger kind, keyed by the field that names the kind. */
+const triggerKinds = {
+  schedule: z.object({ ...common, schedule: cronSchema, timezone: timezoneSchema.optional() }).strict(),
+  every: z
+    .object({ ...common, every: positiveInterval, offset: durationSchema.optional() })
+    .strict()
+    .superRefine((spec, ctx) => {
+      if (spec.offset !== undefined && spec.offset >= spec.every) {
+        ctx.addIssue({ code: 'custom', path: ['offset'], message: 'offset must be shorter than every' });
+      }
+    }),
+  at: z
+    .object({
+      ...common,
+      at: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'use HH:MM or HH:MM:SS (24-hour)'),
+      days: z.array(z.enum(dayNames)).min(1).optional(),
+      timezone: timezoneSchema.optional(),
+    })
+    .strict(),
+  condition: z
+    .object({
+      ...common,
+      condition: conditionCheckSchema,
+      every: positiveInterval.default(30_000),
+      mode: z.enum(['edge', 'level']).default('edge'),
+      cooldown: durationSchema.optional(),
+    })
+    .strict(),
+  after: z
+    .object({
+      ...common,
+      after: z
+        .object({
+          operation: z.string().regex(/^[a-z0-9-]+$/),
+          task: z.string().optional(),
+          status: z.enum(['success', 'failure', 'any']).default('success'),
+        })
+        .strict(),
+    })
+    .strict(),
+  watch: z
+    .object({
+      ...common,
+      watch: z
+        .object({
+          paths: z.array(z.string().min(1)).min(1),
+          debounce: durationSchema.default(500),
+          events: z.array(z.enum(['add', 'change', 'unlink'])).optional(),
+        })
+        .strict(),
+    })
+    .strict(),
+};
+
+/** A parsed trigger: its kind's fields plus `kind`, a discriminated union on `kind`. */
+export type TriggerSpec = {
+  [K in keyof typeof triggerKinds]: z.output<(typeof triggerKinds)[K]> & { kind: K };
+}[keyof typeof triggerKinds];
+
 /** One trigger: exactly one of schedule, every, at, condition, after, watch. */
-export const triggerSpecSchema = keyedUnion(
-  'trigger',
-  {
-    schedule: z.object({ ...common, schedule: cronSchema, timezone: timezoneSchema.optional() }).strict(),
-    every: z
-      .object({ ...common, every: positiveInterval, offset: durationSchema.optional() })
-      .strict()
-      .superRefine((spec, ctx) => {
-        if (spec.offset !== undefined && spec.offset >= spec.every) {
-          ctx.addIssue({ code: 'custom', path: ['offset'], message: 'offset must be shorter than every' });
-        }
-      }),
-    at: z
-      .object({
-        ...common,
-        at: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'use HH:MM or HH:MM:SS (24-hour)'),
-        days: z.array(z.enum(dayNames)).min(1).optional(),
-        timezone: timezoneSchema.optional(),
-      })
-      .strict(),
-    condition: z
-      .object({
-        ...common,
-        condition: conditionCheckSchema,
-        every: positiveInterval.default(30_000),
-        mode: z.enum(['edge', 'level']).default('edge'),
-        cooldown: durationSchema.optional(),
-      })
-      .strict(),
-    after: z
-      .object({
-        ...common,
-        after: z
-          .object({
-            operation: z.string().regex(/^[a-z0-9-]+$/),
-            task: z.string().optional(),
-            status: z.enum(['success', 'failure', 'any']).default('success'),
-          })
-          .strict(),
-      })
-      .strict(),
-    watch: z
-      .object({
-        ...common,
-        watch: z
-          .object({
-            paths: z.array(z.string().min(1)).min(1),
-            debounce: durationSchema.default(500),
-            events: z.array(z.enum(['add', 'change', 'unlink'])).optional(),
-          })
-          .strict(),
-      })
-      .strict(),
-  },
-  { condition: ['every'] },
-);
-export type TriggerSpec = z.output<typeof triggerSpecSchema>;
+export const triggerSpecSchema = keyedUnion('trigger', triggerKinds, {
+  condition: ['every'],
+}) as unknown as z.ZodType<TriggerSpec>;
 export type ConditionCheck = z.output<typeof conditionCheckSchema>;
 export type TriggerKind = TriggerSpec['kind'];
 export type MissedPolicy = z.output<typeof missedPolicySchema>;

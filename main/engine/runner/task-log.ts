@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { capLogFile } from '../store/log-cap.js';
 
 /** Listener for bytes written to a task log (the API streams these to clients). */
 export type LogListener = (chunk: Buffer) => void;
@@ -18,6 +19,8 @@ export class TaskLog {
   constructor(
     readonly path: string,
     private readonly listener?: LogListener,
+    /** `maxBytes`: on close, a longer log keeps its head and tail with a `… N bytes omitted …` marker. */
+    private readonly options: { maxBytes?: number } = {},
   ) {
     this.stream = createWriteStream(path, { flags: 'a' });
     this.stream.on('error', () => {
@@ -60,5 +63,7 @@ export class TaskLog {
         else resolve();
       });
     });
+    const max = this.options.maxBytes;
+    if (max !== undefined && this.bytes > max) await capLogFile(this.path, max);
   }
 }

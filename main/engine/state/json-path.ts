@@ -1,7 +1,8 @@
 /** Splits a dotted state path (`weather.Oslo.temp`, `list.0`) into keys. */
 export function splitPath(path: string): string[] {
   const keys = path.split('.');
-  if (keys.some((k) => k === '')) throw new Error(`"${path}" is not a state path: use dotted keys like weather.oslo`);
+  if (keys.some((k) => k === ''))
+    throw new Error(`"${path}" is not a state path: use dotted keys like weather.oslo`);
   for (const key of keys) {
     if (key === '__proto__' || key === 'prototype' || key === 'constructor') {
       throw new Error(`"${path}" uses the reserved key "${key}"`);

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { TaskDef, TaskKindName, TaskSpecOf } from '../model/operation.js';
 import type { StateStores } from '../state/state-stores.js';
+import type { TaskOutputs } from '../store/run-outputs.js';
 import type { TaskLog } from '../runner/task-log.js';
 
 /** What a task kind may ask of the runner while it runs one execution. */
@@ -28,6 +29,8 @@ export interface TaskRunContext<K extends TaskKindName> {
   /** Grace period between SIGTERM and SIGKILL when the signal aborts. */
   killGraceMs: number;
   state: StateStores;
+  /** This run's output data and file stores (writes are attributed to the run and task); absent without stores. */
+  outputs?: TaskOutputs;
   /** Runs another operation as a child of this run. */
   runChild(request: ChildRunRequest): Promise<ChildRunResult>;
   logger: Logger;

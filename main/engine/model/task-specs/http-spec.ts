@@ -34,7 +34,9 @@ export const httpSpecSchema = z
       })
       .strict()
       .optional()
-      .describe('shorthand for the task-level retry'),
+      .describe(
+        'retries network errors, request timeouts and 5xx answers only (task-level retry retries any failure)',
+      ),
   })
   .strict()
   .superRefine((spec, ctx) => {

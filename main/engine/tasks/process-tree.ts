@@ -1,0 +1,263 @@
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+
+/** A child process that started, so its pid (and process group id) is known. */
+export type GroupLeader = ChildProcess & { readonly pid: number };
+
+/** Options for {@link spawnInGroup}: those of `spawn`, minus the ones this module owns. */
+export type SpawnInGroupOptions = Omit<SpawnOptions, 'detached' | 'shell'>;
+
+/**
+ * Starts a command as the leader of a new process group and resolves once it is running.
+ *
+ * `detached: true` makes the child call setsid(), so its pid is also the id of a group that holds
+ * everything it starts; {@link killTree} can then stop the whole tree with one signal. Rejects with
+ * the spawn error (ENOENT, EACCES, …) when the command could not start; the error keeps its `code`.
+ */
+export async function spawnInGroup(
+  file: string,
+  args: readonly string[],
+  options: SpawnInGroupOptions,
+): Promise<GroupLeader> {
+  const child = spawn(file, args, { ...options, detached: true, shell: false });
+  await new Promise<void>((resolve, reject) => {
+    const onSpawn = (): void => {
+      child.off('error', onError);
+      resolve();
+    };
+    const onError = (err: Error): void => {
+      child.off('spawn', onSpawn);
+      reject(err);
+    };
+    child.once('spawn', onSpawn);
+    child.once('error', onError);
+  });
+  // Later errors (a failed kill, a closed IPC channel) must never crash the engine.
+  child.on('error', () => undefined);
+  if (child.pid === undefined) throw new Error(`${file} started without a pid`);
+  return child as GroupLeader;
+}
+
+/**
+ * Sends a signal to every process in a group; false when no such group exists.
+ *
+ * Never throws for a group that is gone (ESRCH) or partly owned by another user (EPERM), so a
+ * process exiting at the wrong moment cannot crash the engine.
+ */
+export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  assertSafeGroup(pgid);
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch (err) {
+    return errorCode(err) === 'EPERM';
+  }
+}
+
+/**
+ * Whether any live process remains in a group.
+ *
+ * Zombies do not count: an orphan that exited waits for init to reap it, and an init that reaps
+ * slowly (common in containers) would otherwise make a dead tree look alive. On Linux the members
+ * are read from /proc; elsewhere `kill(-pgid, 0)` is the best available answer.
+ */
+export async function isGroupAlive(pgid: number): Promise<boolean> {
+  if (!signalGroup(pgid, 0)) return false;
+  if (process.platform !== 'linux') return true;
+  try {
+    return (await liveGroupMembers(pgid)).length > 0;
+  } catch {
+    return true; // /proc unreadable: trust kill(), which says the group exists.
+  }
+}
+
+/** How many /proc entries are read at once, well below any file descriptor limit. */
+const procBatch = 64;
+
+/**
+ * Pids of the live (non-zombie) processes in a group, from /proc. Linux only.
+ *
+ * Throws when a process's state cannot be read for a reason other than it having exited, rather
+ * than guessing that it is gone.
+ */
+export async function liveGroupMembers(pgid: number): Promise<number[]> {
+  const pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name)).map(Number);
+  const members: number[] = [];
+  for (let i = 0; i < pids.length; i += procBatch) {
+    const batch = pids.slice(i, i + procBatch);
+    const live = await Promise.all(batch.map((pid) => isLiveMember(pid, pgid)));
+    members.push(...batch.filter((_, j) => live[j]));
+  }
+  return members;
+}
+
+async function isLiveMember(pid: number, pgid: number): Promise<boolean> {
+  let stat: string;
+  try {
+    stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  } catch (err) {
+    const code = errorCode(err);
+    if (code === 'ENOENT' || code === 'ESRCH') return false; // Exited between readdir and read.
+    throw err;
+  }
+  // Fields after the parenthesised command name (which may itself hold spaces or parentheses).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const [state, , pgrp] = fields;
+  return Number(pgrp) === pgid && state !== 'Z' && state !== 'X';
+}
+
+/** How {@link killTree} ended. */
+export type KillOutcome =
+  /** No live process was left to signal. */
+  | 'gone'
+  /** Every process exited within the grace period after SIGTERM. */
+  | 'terminated'
+  /** Some ignored SIGTERM and were killed with SIGKILL. */
+  | 'killed'
+  /** Processes survived SIGKILL (uninterruptible sleep); they were left behind. */
+  | 'stuck';
+
+export interface KillTreeOptions {
+  /** How long to wait for the group to vanish after SIGKILL before reporting `stuck`. */
+  killWaitMs?: number;
+}
+
+/**
+ * Stops a whole process group: SIGTERM, then SIGKILL after `graceMs`; resolves once it is gone.
+ *
+ * SIGCONT follows SIGTERM so stopped processes (Ctrl-Z, SIGSTOP) wake up and can act on it.
+ */
+export async function killTree(
+  pgid: number,
+  graceMs: number,
+  options: KillTreeOptions = {},
+): Promise<KillOutcome> {
+  if (!(await isGroupAlive(pgid))) return 'gone';
+  signalGroup(pgid, 'SIGTERM');
+  signalGroup(pgid, 'SIGCONT');
+  if (await waitForGroupExit(pgid, graceMs)) return 'terminated';
+  signalGroup(pgid, 'SIGKILL');
+  if (await waitForGroupExit(pgid, options.killWaitMs ?? 5000)) return 'killed';
+  return 'stuck';
+}
+
+/**
+ * Resolves true once no live process is left in the group, false after `timeoutMs`.
+ *
+ * Polls, because the kernel reports the exit of a grandchild only to its parent; the interval
+ * grows from a few milliseconds so short-lived trees are noticed quickly without spinning on long ones.
+ */
+export async function waitForGroupExit(pgid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  let interval = 5;
+  for (;;) {
+    if (!(await isGroupAlive(pgid))) return true;
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    await delay(Math.min(interval, left));
+    interval = Math.min(interval * 2, 100);
+  }
+}
+
+/** How a supervised group ended. */
+export interface GroupExit {
+  /** The leader's exit code; null when a signal ended it. */
+  code: number | null;
+  /** The signal that ended the leader, if one did. */
+  signal: NodeJS.Signals | null;
+  /** True when the abort signal fired before the group was gone, so the group was stopped for it. */
+  aborted: boolean;
+  /** How the group was stopped, when it had to be (abort, or processes left after the leader exited). */
+  stop?: KillOutcome;
+}
+
+export interface SuperviseOptions {
+  /** Aborting stops the whole group (SIGTERM, then SIGKILL after `graceMs`). */
+  signal?: AbortSignal;
+  graceMs: number;
+  /** Called when the leader exited but other processes of its group still run; they are stopped next. */
+  onLeftovers?: () => void;
+}
+
+/**
+ * Waits until a group leader has exited and no process of its group is left.
+ *
+ * Processes still running after the leader exited (a backgrounded `sleep &`, a daemon that did not
+ * detach) are stopped like on abort: they belong to the task, and they would otherwise hold its
+ * output pipes open forever.
+ */
+export async function superviseGroup(child: GroupLeader, options: SuperviseOptions): Promise<GroupExit> {
+  const { signal, graceMs } = options;
+  const exited = leaderExit(child);
+  let stopping: Promise<KillOutcome> | undefined;
+  let settleStop: ((outcome: Promise<KillOutcome>) => void) | undefined;
+  const stopped = new Promise<KillOutcome>((resolve) => (settleStop = resolve));
+  let aborted = false;
+  const stop = (): void => {
+    if (stopping !== undefined) return;
+    stopping = killTree(child.pid, graceMs);
+    settleStop?.(stopping);
+  };
+  const onAbort = (): void => {
+    aborted = true;
+    stop();
+  };
+  if (signal?.aborted === true) onAbort();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    // A leader in uninterruptible sleep can survive SIGKILL; waiting for its exit would hang forever.
+    const leader = await Promise.race([
+      exited,
+      stopped.then((outcome) => (outcome === 'stuck' ? { code: null, signal: null } : exited)),
+    ]);
+    if (stopping === undefined && (await isGroupAlive(child.pid))) {
+      options.onLeftovers?.();
+      stop();
+    }
+    const outcome = stopping === undefined ? undefined : await stopping;
+    return { ...leader, aborted, ...(outcome === undefined ? {} : { stop: outcome }) };
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Resolves with how the leader exited (at once if it already has). */
+function leaderExit(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null)
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      resolve({ code, signal });
+    });
+  });
+}
+
+/** Refuses group ids that would reach init, the engine itself or every process (-1). */
+function assertSafeGroup(pgid: number): void {
+  if (!Number.isInteger(pgid) || pgid <= 1 || pgid === process.pid || pgid === ownGroup())
+    throw new RangeError(`refusing to signal process group ${pgid}`);
+}
+
+let ownGroupId: number | undefined;
+
+/** The engine's own process group id (Linux; 0 where unknown). */
+function ownGroup(): number {
+  if (ownGroupId !== undefined) return ownGroupId;
+  ownGroupId = 0;
+  if (process.platform === 'linux') {
+    try {
+      const stat = readFileSync('/proc/self/stat', 'utf8');
+      ownGroupId = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) || 0;
+    } catch {
+      // Without /proc the pid check above is the guard.
+    }
+  }
+  return ownGroupId;
+}
+
+function errorCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null || !('code' in err)) return undefined;
+  return typeof err.code === 'string' ? err.code : undefined;
+}
