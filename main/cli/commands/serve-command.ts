@@ -17,7 +17,7 @@ export interface ServeOptions {
   port?: string;
 }
 
-/** Parses `--port`: 0 to 65535. */
+/** Parses `--port`: 0 to 65535 (undefined: the default port, or a free one when it is taken). */
 function parsePort(text: string | undefined): number {
   if (text === undefined) return defaultPort;
   const port = Number(text);
@@ -26,7 +26,13 @@ function parsePort(text: string | undefined): number {
   return port;
 }
 
-const loopback = new Set(['127.0.0.1', 'localhost', '::1']);
+/** The warning `serve` prints when the API listens beyond this machine (undefined for loopback). */
+export function exposureWarning(host: string, port: number): string | undefined {
+  const loopback =
+    host === 'localhost' || host === '::1' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
+  if (loopback) return undefined;
+  return `warning: listening on ${host}, not only on this machine: anyone who can reach ${host}:${port} and holds the token can run commands here (the API is plain HTTP: prefer an SSH tunnel or a TLS proxy)`;
+}
 
 function clockTime(ms: number): string {
   return new Date(ms)
@@ -98,7 +104,7 @@ export async function serveCommand(ctx: CliContext, options: ServeOptions): Prom
   const port = parsePort(options.port);
   const host = options.host ?? '127.0.0.1';
   const node = await UltravisorNode.open({ dataDir: ctx.dataDir, logger: ctx.logger });
-  const api = new ApiServerService({ host, port });
+  const api = new ApiServerService({ host, port, portFallback: options.port === undefined });
   await node.use(api);
   try {
     await node.start();
@@ -112,11 +118,10 @@ export async function serveCommand(ctx: CliContext, options: ServeOptions): Prom
   ctx.out.write(`ultravisor serve: ${ctx.dataDir} (pid ${process.pid})\n`);
   const listening = api.info;
   if (listening !== undefined) {
-    if (!loopback.has(host)) {
-      ctx.err.write(
-        `warning: listening on ${host}, not only this machine: anyone who can reach ${listening.host}:${listening.port} and holds the token can run commands here\n`,
-      );
-    }
+    const warning = exposureWarning(host, listening.port);
+    if (warning !== undefined) ctx.err.write(`${warning}\n`);
+    if (listening.fellBack)
+      ctx.err.write(`port ${port} is in use: listening on ${listening.port} instead (--port to choose)\n`);
     ctx.out.write(`api: ${listening.url} (token in ${tokenPath(ctx.dataDir)})\n`);
     ctx.out.write(`open: ${listening.url}/#token=${listening.token}\n`);
   }
@@ -183,7 +188,10 @@ export function registerServeCommand(
       'address the API and web UI listen on (anything but loopback prints a warning)',
       '127.0.0.1',
     )
-    .option('--port <port>', `API and web UI port (0 picks a free one)`, String(defaultPort))
+    .option(
+      '--port <port>',
+      `API and web UI port (default ${defaultPort}, or a free one when that is taken; 0 picks a free one)`,
+    )
     .action(async (opts: ServeOptions) => {
       setExit(await serveCommand(ctx(), opts));
     });

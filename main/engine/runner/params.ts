@@ -44,11 +44,7 @@ export function resolveParams(op: OperationDef, given: Record<string, unknown>):
       if (def.required) throw new ParamError(`param "${name}" is required: pass --param ${name}=VALUE`);
       continue;
     }
-    if (
-      def.choices &&
-      name in given &&
-      !def.choices.some((c) => sameChoice(c, value))
-    ) {
+    if (def.choices && name in given && !def.choices.some((c) => sameChoice(c, value))) {
       throw new ParamError(
         `param "${name}" must be one of ${def.choices.map((c) => JSON.stringify(c)).join(', ')}`,
       );
