@@ -20,7 +20,7 @@ import { registerNotificationsCommands } from './commands/notifications-command.
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 /** Builds the `ultravisor` command tree; each action sets the exit code through `setExit`. */
-function program(setExit: (code: number) => void): Command {
+export function buildProgram(setExit: (code: number) => void): Command {
   const root = new Command('ultravisor')
     .description(
       'Like a supervisor, only ULTRA: run operations — graphs of tasks — and keep a manifest of every run.',
@@ -48,7 +48,7 @@ function program(setExit: (code: number) => void): Command {
   root
     .command('validate')
     .description('check operation files without running them (exit 2 when any is invalid)')
-    .argument('<files...>')
+    .argument('<files...>', 'operation files (YAML or JSON)')
     .action(async (files: string[]) => setExit(await validateCommand(ctx(), files)));
 
   root
@@ -77,7 +77,7 @@ function program(setExit: (code: number) => void): Command {
 export async function main(argv: readonly string[]): Promise<number> {
   let code: number = exitCodes.ok;
   try {
-    await program((c) => (code = c)).parseAsync([...argv]);
+    await buildProgram((c) => (code = c)).parseAsync([...argv]);
     return code;
   } catch (err) {
     if (err instanceof CommanderError) {
