@@ -25,7 +25,9 @@ import { UltravisorNode } from '../../main/engine/node.js';
 import { systemClock } from '../../main/engine/triggers/clock.js';
 import { CursorStore } from '../../main/engine/triggers/cursor-store.js';
 import { Scheduler } from '../../main/engine/triggers/scheduler.js';
-import { builtInTaskKinds, type TaskKindRegistry } from '../../main/engine/tasks/registry.js';
+import { LlmPool } from '../../main/engine/ai/llm-pool.js';
+import { defaultLlmSettings } from '../../main/engine/ai/llm-settings.js';
+import { createTaskKinds, type TaskKindRegistry } from '../../main/engine/tasks/registry.js';
 
 const { values } = parseArgs({
   options: {
@@ -92,7 +94,7 @@ async function measure(
 
 /** A `state` kind that does nothing: the run is real, its task costs nothing. */
 const noopKinds: TaskKindRegistry = {
-  ...builtInTaskKinds,
+  ...createTaskKinds({ llm: { pool: new LlmPool(), settings: defaultLlmSettings } }),
   state: { kind: 'state', run: () => Promise.resolve({ output: null }) },
 };
 

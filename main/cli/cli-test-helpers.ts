@@ -13,7 +13,7 @@ export interface CliResult {
 export function runCli(
   args: readonly string[],
   dataDir: string,
-  options: { signalAfter?: RegExp } = {},
+  options: { signalAfter?: RegExp; env?: NodeJS.ProcessEnv } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(
@@ -21,7 +21,8 @@ export function runCli(
       [join(repoRoot, 'bin', 'ultravisor.js'), '--data-dir', dataDir, ...args],
       {
         cwd: repoRoot,
-        env: { ...process.env, ULTRAVISOR_LOG: 'warn' },
+        // An undefined value in options.env removes that variable.
+        env: { ...process.env, ULTRAVISOR_LOG: 'warn', ...options.env },
       },
     );
     let stdout = '';

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { createNodeLlm, type NodeLlm } from './ai/node-llm.js';
 import type { Logger } from './logger.js';
 import { loadOperationFile, type LoadedOperation } from './model/load-operation.js';
 import type { Manifest } from './model/manifest.js';
@@ -10,7 +11,7 @@ import type { RunEvent } from './runner/run-events.js';
 import type { StateStores } from './state/state-stores.js';
 import { attachRunIndex } from './store/run-index.js';
 import { openStores, type Stores } from './store/stores.js';
-import { builtInTaskKinds, type TaskKindRegistry } from './tasks/registry.js';
+import { createTaskKinds, type TaskKindRegistry } from './tasks/registry.js';
 
 export interface EngineOptions {
   dataDir: string;
@@ -18,6 +19,11 @@ export interface EngineOptions {
   state: StateStores;
   logger: Logger;
   kinds?: TaskKindRegistry;
+  /**
+   * The node's LLM (provider pool and settings) for `llm` tasks and run summaries; by default one
+   * over `<dataDir>/settings.json`, whose pool {@link Engine.close} closes.
+   */
+  llm?: NodeLlm;
   /** Finds a saved operation by id (the node's operation store); without it, child runs need `file`. */
   findOperation?: (id: string) => Promise<LoadedOperation | undefined>;
   /** Run index, data and file stores (the caller closes them); opened from `dataDir` on first use when absent. */
@@ -40,9 +46,18 @@ export interface RunHandle {
 export class Engine extends EventEmitter<{ event: [RunEvent] }> {
   private readonly active = new Map<string, { run: OperationRun; done: Promise<Manifest> }>();
   private storesState: { stores: Stores | undefined; owned: boolean } | undefined;
+  /** The node's LLM pool and settings, shared by `llm` tasks, run summaries and the API. */
+  readonly llm: NodeLlm;
+  private readonly ownsLlm: boolean;
+  private readonly kinds: TaskKindRegistry;
 
   constructor(private readonly options: EngineOptions) {
     super();
+    this.ownsLlm = options.llm === undefined;
+    this.llm = options.llm ?? createNodeLlm(options.dataDir, { logger: options.logger });
+    const llm = this.llm;
+    this.kinds =
+      options.kinds ?? createTaskKinds({ llm: { pool: llm.pool, settings: () => llm.snapshot().settings } });
   }
 
   get dataDir(): string {
@@ -64,7 +79,7 @@ export class Engine extends EventEmitter<{ event: [RunEvent] }> {
         node: this.options.node,
         state: this.options.state,
         logger: this.options.logger,
-        kinds: this.options.kinds ?? builtInTaskKinds,
+        kinds: this.kinds,
         resolveOperation: (ref, from) => this.resolveOperation(ref, from),
         startChild: (child) => this.start(child).done,
         emit: (event) => this.emit('event', event),
@@ -102,10 +117,11 @@ export class Engine extends EventEmitter<{ event: [RunEvent] }> {
     return this.storesState.stores;
   }
 
-  /** Closes the stores this engine opened itself (after {@link cancelAll}, at shutdown). */
+  /** Closes the stores and the LLM pool this engine opened itself (after {@link cancelAll}, at shutdown). */
   close(): void {
     if (this.storesState?.owned === true) this.storesState.stores?.close();
     this.storesState = undefined;
+    if (this.ownsLlm) this.llm.pool.close();
   }
 
   /** Runs to the end. */

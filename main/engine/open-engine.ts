@@ -8,7 +8,7 @@ import { openStateStores } from './state/state-stores.js';
 export async function openEngine(
   dataDir: string,
   logger: Logger,
-  extra: Pick<EngineOptions, 'findOperation' | 'kinds'> = {},
+  extra: Pick<EngineOptions, 'findOperation' | 'kinds' | 'llm'> = {},
 ): Promise<Engine> {
   await mkdir(dataDir, { recursive: true });
   const [node, state] = await Promise.all([loadNodeIdentity(dataDir), openStateStores(dataDir)]);

@@ -81,7 +81,7 @@ export function registerNotificationsCommands(
 ): void {
   const cmd = root.command('notifications').description('the notifications pane: run summaries and digests');
   cmd
-    .command('list')
+    .command('list', { isDefault: true })
     .description('list notifications, newest first')
     .option('--unread', 'only unread ones', false)
     .option('--op <id>', 'only this operation')

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { RunSummaryService } from '../../engine/ai/summary-service.js';
 import { formatDuration, parseDuration } from '../../engine/model/duration.js';
 import { UltravisorNode } from '../../engine/node.js';
 import type { RunEvent } from '../../engine/runner/run-events.js';
@@ -104,7 +105,21 @@ export async function serveCommand(ctx: CliContext, options: ServeOptions): Prom
   const port = parsePort(options.port);
   const host = options.host ?? '127.0.0.1';
   const node = await UltravisorNode.open({ dataDir: ctx.dataDir, logger: ctx.logger });
-  const api = new ApiServerService({ host, port, portFallback: options.port === undefined });
+  // One feed and one LLM pool for the summaries and the API, so notification.added reaches clients.
+  const summaries = new RunSummaryService({
+    engine: node.engine,
+    findOperation: (id) => node.operations.get(id)?.operation,
+    logger: ctx.logger,
+  });
+  await node.use(summaries);
+  const feed = summaries.feed;
+  const api = new ApiServerService({
+    host,
+    port,
+    portFallback: options.port === undefined,
+    llm: node.engine.llm.pool,
+    ...(feed === undefined ? {} : { feed }),
+  });
   await node.use(api);
   try {
     await node.start();

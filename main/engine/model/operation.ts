@@ -5,6 +5,7 @@ import { retentionSchema } from './retention-spec.js';
 import { dataSpecSchema } from './task-specs/data-spec.js';
 import { fileSpecSchema } from './task-specs/file-spec.js';
 import { httpSpecSchema } from './task-specs/http-spec.js';
+import { llmOverrideSchema, llmSpecSchema, summaryPolicySchema } from './task-specs/llm-spec.js';
 import { operationSpecSchema } from './task-specs/operation-spec.js';
 import { shellSpecSchema } from './task-specs/shell-spec.js';
 import { stateSpecSchema } from './task-specs/state-spec.js';
@@ -25,6 +26,7 @@ export const taskSpecSchemas = {
   operation: operationSpecSchema,
   data: dataSpecSchema,
   file: fileSpecSchema,
+  llm: llmSpecSchema,
 } as const;
 export type TaskKindName = keyof typeof taskSpecSchemas;
 export type TaskSpecOf<K extends TaskKindName> = z.output<(typeof taskSpecSchemas)[K]>;
@@ -89,6 +91,7 @@ const taskSchema = keyedUnion('task', {
   operation: taskOf('operation'),
   data: taskOf('data'),
   file: taskOf('file'),
+  llm: taskOf('llm'),
 });
 
 type TaskCommon = z.output<z.ZodObject<typeof taskCommon>>;
@@ -107,6 +110,33 @@ const paramSchema = z
   })
   .strict();
 export type ParamDef = z.output<typeof paramSchema>;
+
+/**
+ * `notify:` on an operation: how its run summaries become notifications.
+ *
+ * A digest batches runs into one notification per `every` runs and/or per `interval` (a daily
+ * digest is `interval: 1d`); the node flushes interval digests while it serves.
+ */
+export const notifySchema = z
+  .object({
+    unchanged: z
+      .boolean()
+      .default(false)
+      .describe('also notify runs whose status and outputs equal the previous run’s'),
+    digest: z
+      .object({
+        every: z.number().int().min(1).max(10_000).optional().describe('one notification per this many runs'),
+        interval: durationSchema.optional().describe('one notification per interval, e.g. 1d'),
+        key: z.string().min(1).optional().describe('operations sharing a key share one digest'),
+      })
+      .strict()
+      .refine((d) => d.every !== undefined || d.interval !== undefined, {
+        message: 'a digest needs every, interval or both',
+      })
+      .optional(),
+  })
+  .strict();
+export type NotifyPolicy = z.output<typeof notifySchema>;
 
 export const operationSchema = z
   .object({
@@ -127,6 +157,15 @@ export const operationSchema = z
       .optional()
       .describe('how many runs, how old and how big this operation’s history may get'),
     env: z.record(z.string(), z.string()).default({}).describe('environment for every task'),
+    llm: llmOverrideSchema
+      .optional()
+      .describe('model and server for this operation’s llm tasks and run summaries (over the node settings)'),
+    summary: summaryPolicySchema.describe(
+      'when a run gets a summary and a notification: off, failure, always, change, or a list (default [failure, change])',
+    ),
+    notify: notifySchema
+      .optional()
+      .describe('notification options: repeat unchanged runs, or batch runs into digests'),
     tasks: z.array(taskSchema).min(1),
   })
   .strict();

@@ -118,6 +118,8 @@ export class OperationRun {
   private readonly staging: string;
   private readonly logs: string;
   private readonly started: number;
+  /** `env.*` in templates: the process environment and the operation's `env`, as written. */
+  private readonly scopeEnv: Record<string, string | undefined>;
   private readonly outputs: RunOutputs | undefined;
   private readonly logCap: number;
 
@@ -134,6 +136,7 @@ export class OperationRun {
       if (!(name in this.scopeParams) && def.choices) this.scopeParams[name] = { choices: def.choices };
     }
     this.started = now.getTime();
+    this.scopeEnv = { ...process.env, ...op.env };
     this.runId = newRunId(now);
     this.dir = join(services.dataDir, 'runs', op.id, this.runId);
     this.staging = join(this.dir, 'staging');
@@ -345,7 +348,7 @@ export class OperationRun {
         operation: this.request.operation.id,
         node: this.services.node.name,
       },
-      env: { ...process.env, ...this.request.operation.env },
+      env: this.scopeEnv,
       now: new Date().toISOString(),
       trigger: this.manifest.trigger,
     };
@@ -372,7 +375,7 @@ export class OperationRun {
       taskId: task.id,
       ...(items ? { items: items.length } : {}),
     });
-    await this.writer.flush();
+    this.writer.progress();
 
     const total = items?.length ?? 1;
     const results: Execution[] = new Array<Execution>(total);
@@ -663,6 +666,7 @@ export class OperationRun {
     return {
       task,
       spec: task.spec,
+      operation: this.request.operation,
       signal,
       render: (template) => renderTemplate(template, scopeNow()),
       renderString: (template) => renderString(template, scopeNow()),
@@ -758,6 +762,7 @@ export class OperationRun {
       operationId: this.request.operation.id,
       status,
       manifest: this.manifest,
+      operation: this.request.operation,
     });
     return this.manifest;
   }

@@ -1,4 +1,5 @@
 import type { Manifest, RunStatus, TaskStatus } from '../model/manifest.js';
+import type { OperationDef } from '../model/operation.js';
 
 /** What the runner reports while a run goes on; the CLI draws progress and the API streams these. */
 export type RunEvent =
@@ -22,6 +23,14 @@ export type RunEvent =
       error?: string;
     }
   | { type: 'task-log'; runId: string; taskId: string; index: number; chunk: Buffer }
-  | { type: 'run-ended'; runId: string; operationId: string; status: RunStatus; manifest: Manifest };
+  | {
+      type: 'run-ended';
+      runId: string;
+      operationId: string;
+      status: RunStatus;
+      manifest: Manifest;
+      /** The definition the run used (its summary policy and llm settings); engine-internal, never sent to clients. */
+      operation?: OperationDef;
+    };
 
 export type RunEventListener = (event: RunEvent) => void;

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { TaskDef, TaskKindName, TaskSpecOf } from '../model/operation.js';
+import type { LlmOverride } from '../model/task-specs/llm-spec.js';
 import type { StateStores } from '../state/state-stores.js';
 import type { TaskOutputs } from '../store/run-outputs.js';
 import type { TaskLog } from '../runner/task-log.js';
@@ -8,6 +9,8 @@ import type { TaskLog } from '../runner/task-log.js';
 export interface TaskRunContext<K extends TaskKindName> {
   task: Extract<TaskDef, { kind: K }>;
   spec: TaskSpecOf<K>;
+  /** The operation the task belongs to: its id and the settings that apply to all its tasks. */
+  operation: { id: string; llm?: LlmOverride };
   /** Aborts on cancel or timeout; `signal.reason` says which. Stop promptly and clean up. */
   signal: AbortSignal;
   /** Renders a template; a string that is one lone `{{ expr }}` keeps the value's type. */

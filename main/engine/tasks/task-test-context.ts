@@ -56,6 +56,7 @@ export async function createTaskTestContext<K extends TaskKindName>(
   const ctx: TaskRunContext<K> = {
     task,
     spec,
+    operation: { id: 'test' },
     signal: controller.signal,
     render: (template) => template,
     renderString: (template) => template,
