@@ -369,13 +369,14 @@ export class OperationRun {
       return;
     }
     if (items) record.items = items.length;
+    // Written before it is announced: listeners (the UI) re-read the manifest when they hear it.
+    await this.writer.flush();
     this.services.emit({
       type: 'task-started',
       runId: this.runId,
       taskId: task.id,
       ...(items ? { items: items.length } : {}),
     });
-    this.writer.progress();
 
     const total = items?.length ?? 1;
     const results: Execution[] = new Array<Execution>(total);
@@ -453,15 +454,18 @@ export class OperationRun {
       ...(exitCode === undefined ? {} : { exitCode }),
       ...(error === undefined ? {} : { error }),
     };
-    this.services.emit({
+    const event: RunEvent = {
       type: 'task-ended',
       runId: this.runId,
       taskId: task.id,
       status,
       durationMs: record.durationMs,
       ...(error === undefined ? {} : { error }),
+    };
+    // Announced once the manifest on disk says so: listeners re-read it when they hear this.
+    void this.writer.flush().then(() => {
+      this.services.emit(event);
     });
-    void this.writer.flush();
   }
 
   /** The list a forEach iterates: literal, from an expression, lines of text, or files matching a glob. */
