@@ -337,6 +337,21 @@ export const contractCases: ContractCase[] = [
     },
   },
   {
+    name: 'runs.summarize writes the summary again',
+    method: 'runs.summarize',
+    input: (w) => ({ runId: w.runId }),
+    expect: (r, w) => {
+      expect(r).toMatchObject({ runId: w.runId, summary: { source: 'engine' } });
+      expect((fields(r).summary as { title: string }).title).toContain('succeeded');
+    },
+  },
+  {
+    name: 'runs.summarize of an unknown run',
+    method: 'runs.summarize',
+    input: () => ({ runId: 'nope' }),
+    error: 'not-found',
+  },
+  {
     name: 'logs.read reads a task log',
     method: 'logs.read',
     input: (w) => ({ runId: w.runId, taskId: 'greet' }),

@@ -52,6 +52,17 @@ export type TaskStatus = z.infer<typeof taskStatusSchema>;
 export const triggerKindSchema = z.enum(['manual', 'schedule', 'every', 'at', 'condition', 'after', 'watch']);
 
 /** A run's manifest (the engine's `manifest.json`), loose so new engine fields pass through. */
+/** A run's short summary: by the engine, by an LLM, or the fallback when the LLM did not answer. */
+export const runSummarySchema = z
+  .object({
+    title: z.string(),
+    text: z.string(),
+    source: z.string(),
+    model: z.string().optional(),
+    ms: z.number().optional(),
+  })
+  .loose();
+
 export const manifestSchema = z
   .object({
     manifestVersion: z.number(),
@@ -75,16 +86,7 @@ export const manifestSchema = z
     endedAt: z.string().optional(),
     durationMs: z.number().optional(),
     error: z.string().optional(),
-    summary: z
-      .object({
-        title: z.string(),
-        text: z.string(),
-        source: z.string(),
-        model: z.string().optional(),
-        ms: z.number().optional(),
-      })
-      .loose()
-      .optional(),
+    summary: runSummarySchema.optional(),
     tasks: z.array(
       z
         .object({
@@ -502,6 +504,11 @@ export const methods = {
     'Runs the operation of a finished run again with the same params.',
     byRun,
     triggerOutcomeSchema,
+  ),
+  'runs.summarize': method(
+    "Writes a finished run's summary again — with the LLM when one is configured (e.g. it was down when the run ended) — and returns it.",
+    byRun,
+    z.object({ runId: z.string(), summary: runSummarySchema }),
   ),
 
   'logs.read': method(

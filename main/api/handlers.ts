@@ -20,6 +20,7 @@ import { readControl, setOperationPaused, type ControlState } from '../engine/tr
 import { describeTrigger } from '../engine/triggers/describe-trigger.js';
 import type { GateOutcome } from '../engine/triggers/overlap-gate.js';
 import { eventTriggers, upcomingFires } from '../engine/triggers/upcoming.js';
+import { RunSummaryService } from '../engine/ai/summary-service.js';
 import { ApiError } from './contract-client.js';
 import type { NodeStatus, OperationSummary, RunRow, TriggerOutcome } from './contract.js';
 import type { Handlers } from './dispatch.js';
@@ -369,6 +370,20 @@ export function createHandlers(deps: HandlerDeps): Handlers {
         );
       }
       return trigger(manifest.operation.id, manifest.params);
+    },
+
+    'runs.summarize': async ({ runId }) => {
+      const { manifest } = await readRun(runId);
+      if (manifest.status === 'running') {
+        throw new ApiError('bad-request', `run ${runId} is still running: summarize it once it ends`);
+      }
+      const summaries = new RunSummaryService({
+        engine: node.engine,
+        logger: deps.logger,
+        findOperation: (id) => node.operations.find(id)?.operation,
+      });
+      const summary = await summaries.retry(manifest.runId);
+      return { runId: manifest.runId, summary };
     },
 
     'logs.read': async ({ runId, taskId, index, offset, length }) => {

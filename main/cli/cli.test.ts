@@ -41,6 +41,17 @@ describe('ultravisor CLI', () => {
     expect(show.stdout).toContain('success   hi');
   });
 
+  it('writes a stored run’s summary again with runs summarize', async () => {
+    const file = join(work, 'op.yaml');
+    await writeFile(file, `id: again\ntasks:\n  - { id: no, shell: 'exit 3' }\n`);
+    const run = await runCli(['run', file, '--json'], dataDir);
+    const { runId } = manifestSchema.parse(JSON.parse(run.stdout));
+    const r = await runCli(['runs', 'summarize', runId], dataDir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^again failed/);
+    expect(r.stdout).toContain('exited with code 3');
+  });
+
   it('exits 1 when the run fails', async () => {
     const file = join(work, 'op.yaml');
     await writeFile(file, `id: cli\ntasks:\n  - { id: no, shell: 'exit 4' }\n`);

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { RunSummaryService } from '../../engine/ai/summary-service.js';
+import { openEngine } from '../../engine/open-engine.js';
 import { formatDuration } from '../../engine/model/duration.js';
 import {
   manifestSchema,
@@ -183,4 +185,38 @@ export function registerRunsCommands(
     .action(async (runId: string, opts: { json: boolean }) =>
       setExit(await runsShowCommand(ctx(), runId, opts)),
     );
+  runs
+    .command('summarize')
+    .description("write a finished run's summary again, with the LLM when one is configured")
+    .argument('<runId>', 'run id')
+    .option('--json', 'print the summary as JSON', false)
+    .action(async (runId: string, opts: { json: boolean }) =>
+      setExit(await runsSummarizeCommand(ctx(), runId, opts)),
+    );
+}
+
+/** `ultravisor runs summarize <runId>`: on the running node if there is one, else here. */
+export async function runsSummarizeCommand(
+  ctx: CliContext,
+  runId: string,
+  options: { json: boolean },
+): Promise<number> {
+  const summary = await viaNode(
+    ctx,
+    async ({ client }) => (await client.call('runs.summarize', { runId })).summary,
+    async () => {
+      const engine = await openEngine(ctx.dataDir, ctx.logger);
+      try {
+        return await new RunSummaryService({ engine, logger: ctx.logger }).retry(runId);
+      } finally {
+        engine.close();
+      }
+    },
+  );
+  if (options.json) ctx.out.write(`${JSON.stringify(summary, null, 2)}\n`);
+  else
+    ctx.out.write(
+      `${summary.title}\n  ${summary.text}\n  (${summary.source}${summary.model === undefined ? '' : `, ${summary.model}`})\n`,
+    );
+  return exitCodes.ok;
 }
