@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { LlmPool } from '../engine/ai/llm-pool.js';
 import { NotificationFeed } from '../engine/ai/notification-feed.js';
+import type { RunSummaryService } from '../engine/ai/summary-service.js';
 import type { Logger } from '../engine/logger.js';
 import { loadNodeIdentity, type NodeIdentity } from '../engine/node-identity.js';
 import type { UltravisorNode } from '../engine/node.js';
@@ -31,6 +32,11 @@ export interface ApiOptions {
   feed?: NotificationFeed;
   /** The node's LLM pool; by default the API's own. */
   llm?: LlmPool;
+  /**
+   * The node's run summary service: runs.summarize goes through it and its rewrites become
+   * run.summary events. Without one, runs.summarize answers `unavailable`.
+   */
+  summaries?: RunSummaryService;
   /** The download path of a stored file (the HTTP transport signs it). */
   fileLink?: (id: number) => string;
   /** Events kept for reconnecting clients (default 2000). */
@@ -96,6 +102,7 @@ export class Api {
       eventSeq: () => this.hub.seq,
       feed: () => this.notificationFeed(),
       llm: this.llm,
+      ...(this.options.summaries === undefined ? {} : { summaries: this.options.summaries }),
       fileLink: (id) => this.fileLink(id),
       changed: () => {
         this.statusChanged();
@@ -169,6 +176,15 @@ export class Api {
 
     if (this.feed !== undefined) this.watchFeed(this.feed);
     else this.notificationFeed();
+
+    const summaries = this.options.summaries;
+    if (summaries !== undefined) {
+      this.detach.push(
+        summaries.onSummary((written) => {
+          this.hub.publish('run.summary', written);
+        }),
+      );
+    }
   }
 
   /** Publishes node.status once for a burst of changes. */

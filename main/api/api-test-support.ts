@@ -5,6 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RunSummaryService } from '../engine/ai/summary-service.js';
 import { silentLogger, type Logger } from '../engine/logger.js';
 import { UltravisorNode } from '../engine/node.js';
 import { ApiServer, type ApiServerOptions } from '../server/api-server.js';
@@ -67,8 +68,15 @@ export async function startTestNode(options: { replay?: number } = {}): Promise<
   const logger = silentLogger();
   const node = await UltravisorNode.open({ dataDir: dir, logger, watchDataDir: false });
   await node.start();
+  // As `serve` wires it, but not listening to runs: runs.summarize works, runs keep the runner's summary.
+  const summaries = new RunSummaryService({
+    engine: node.engine,
+    findOperation: (id) => node.operations.get(id)?.operation,
+    logger,
+  });
   const api = await Api.create(node, {
     logger,
+    summaries,
     ...(options.replay === undefined ? {} : { replay: options.replay }),
   });
   return {

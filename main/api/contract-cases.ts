@@ -522,4 +522,29 @@ export const contractCases: ContractCase[] = [
       expect(typeof fields(r).error).toBe('string');
     },
   },
+  {
+    name: 'settings.set takes every LLM field the engine reads',
+    method: 'settings.set',
+    input: () => ({
+      llm: { apiKey: 'k', timeout: '30s', concurrency: 2, maxQueue: 4, contextTokens: 4096 },
+    }),
+    expect: (r) =>
+      expect(fields(r).llm).toEqual({
+        provider: 'ollama',
+        host: 'http://127.0.0.1:9',
+        model: 'tiny',
+        apiKey: 'k',
+        timeout: '30s',
+        concurrency: 2,
+        maxQueue: 4,
+        contextTokens: 4096,
+      }),
+  },
+  {
+    name: 'settings.set names a bad LLM timeout',
+    method: 'settings.set',
+    input: () => ({ llm: { timeout: 'soon' } }),
+    error: 'bad-request',
+    issuePaths: ['llm.timeout'],
+  },
 ];

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import type { Manifest as EngineManifest } from '../engine/model/manifest.js';
+import { Api } from './api-service.js';
 import { helloOperation, recordEvents, startTestServer, type TestServer } from './api-test-support.js';
 import { contractCases, prepareWorld, type ContractWorld } from './contract-cases.js';
 import { ApiClient, httpTransport, type ApiTransport } from './contract-client.js';
@@ -90,6 +91,43 @@ describe('events over the in-process channel', () => {
       stream.close();
       expect(late).toEqual([`run.ended ${reply.runId}`]);
     } finally {
+      await target.close();
+    }
+  });
+});
+
+describe('runs.summarize', () => {
+  it('goes through the node summary service, which announces the new summary as run.summary', async () => {
+    const target = await startTestServer();
+    try {
+      await target.node.addOperation(helloOperation, 'hello.yaml');
+      const client = new ApiClient(inProcessTransport(target.api));
+      const recorder = await recordEvents(client, ['run.ended', 'run.summary']);
+      const started = await client.call('operations.trigger', { id: 'hello' });
+      if (started.outcome !== 'started') throw new Error('not started');
+      await recorder.waitFor('run.ended', (e) => e.runId === started.runId);
+      const { summary } = await client.call('runs.summarize', { runId: started.runId });
+      const event = await recorder.waitFor('run.summary', (e) => e.runId === started.runId);
+      expect(event).toEqual({ runId: started.runId, operationId: 'hello', summary });
+      client.close();
+    } finally {
+      await target.close();
+    }
+  });
+
+  it('answers unavailable, saying where it works, on an API without a summary service', async () => {
+    const target = await startTestServer();
+    const bare = await Api.create(target.node, { logger: target.logger });
+    try {
+      await target.node.addOperation(helloOperation, 'hello.yaml');
+      const started = target.node.trigger('hello', {});
+      if (started.type !== 'started') throw new Error('not started');
+      await target.node.whenIdle();
+      const reply = await bare.call('runs.summarize', { runId: started.runId }, { transport: 'in-process' });
+      expect(reply).toMatchObject({ ok: false, error: { code: 'unavailable' } });
+      if (!reply.ok) expect(reply.error.message).toContain('ultravisor runs summarize');
+    } finally {
+      bare.close();
       await target.close();
     }
   });

@@ -277,31 +277,100 @@ export const notificationSchema = z.object({
 });
 export type Notification = z.infer<typeof notificationSchema>;
 
+/**
+ * A duration as the engine's settings take it: ms, or a number with units (`500ms`, `10s`, `1h30m`).
+ *
+ * Kept as given (not turned into ms), so settings.json keeps what the user wrote; the engine parses it.
+ */
+const llmDurationSchema = z.union([
+  z.number().int().nonnegative(),
+  z
+    .string()
+    .regex(
+      /^\s*(\d+(\.\d+)?(ms|s|m|h|d))+\s*$/,
+      'not a duration: use a number with a unit, e.g. 500ms, 10s, 5m, 1h30m, 2d',
+    ),
+]);
+
+/**
+ * The fields of each settings section, without defaults: the document adds the defaults, the
+ * patch leaves them out (a default in a patch would reset a field the caller did not name).
+ */
+const uiFields = {
+  theme: z.enum(['system', 'light', 'dark']),
+  /** Runs per page in lists. */
+  pageSize: z.number().int().min(10).max(500),
+};
+const notificationFields = {
+  /** Show OS notifications (desktop) for new items at or above this severity. */
+  desktop: z.boolean(),
+  minSeverity: severitySchema,
+};
+/**
+ * The node's LLM: exactly the fields the engine reads (main/engine/ai/llm-settings.ts; a test keeps
+ * the two in step). Fields left out take the engine's defaults.
+ */
+const llmFields = {
+  provider: z
+    .enum(['ollama', 'openai'])
+    .describe('ollama (the Ollama API) or openai (any OpenAI-compatible server)'),
+  host: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Ollama host (default: OLLAMA_HOST, else http://127.0.0.1:11434)'),
+  baseUrl: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('OpenAI-compatible base URL (default http://127.0.0.1:8080/v1)'),
+  apiKey: z.string().optional().describe('key for the OpenAI-compatible server, sent as a bearer token'),
+  model: z.string().min(1).describe('model for prompts and summaries'),
+  timeout: llmDurationSchema
+    .optional()
+    .describe('per request, e.g. 60s or ms (default 60s); a run never waits on it'),
+  concurrency: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .optional()
+    .describe('requests at once per provider endpoint (default 1)'),
+  maxQueue: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .optional()
+    .describe('summaries waiting per endpoint (default 16); older ones are dropped past this'),
+  contextTokens: z
+    .number()
+    .int()
+    .min(256)
+    .optional()
+    .describe("the model's context size in tokens (default: what the server reports)"),
+};
+
 /** The node's settings document (`<data-dir>/settings.json`); every field has a default. */
 export const settingsSchema = z
   .object({
     ui: z
-      .object({
-        theme: z.enum(['system', 'light', 'dark']).default('system'),
-        /** Runs per page in lists. */
-        pageSize: z.number().int().min(10).max(500).default(50),
-      })
+      .object({ theme: uiFields.theme.default('system'), pageSize: uiFields.pageSize.default(50) })
       .strict()
       .default({ theme: 'system', pageSize: 50 }),
     notifications: z
       .object({
-        /** Show OS notifications (desktop) for new items at or above this severity. */
-        desktop: z.boolean().default(true),
-        minSeverity: severitySchema.default('warning'),
+        desktop: notificationFields.desktop.default(true),
+        minSeverity: notificationFields.minSeverity.default('warning'),
       })
       .strict()
       .default({ desktop: true, minSeverity: 'warning' }),
+    /** Absent: no LLM configured. */
     llm: z
       .object({
-        provider: z.enum(['ollama', 'openai']).default('ollama'),
-        host: z.string().min(1).optional(),
-        baseUrl: z.string().min(1).optional(),
-        model: z.string().min(1).default('llama3.2'),
+        ...llmFields,
+        provider: llmFields.provider.default('ollama'),
+        model: llmFields.model.default('llama3.2'),
       })
       .strict()
       .optional(),
@@ -309,13 +378,13 @@ export const settingsSchema = z
   .strict();
 export type Settings = z.infer<typeof settingsSchema>;
 
-/** A partial settings document: sections given replace the fields they name. */
+/** A partial settings document: sections given replace the fields they name and keep the others. */
 export const settingsPatchSchema = z
   .object({
-    ui: settingsSchema.shape.ui.unwrap().partial().optional(),
-    notifications: settingsSchema.shape.notifications.unwrap().partial().optional(),
+    ui: z.object(uiFields).partial().strict().optional(),
+    notifications: z.object(notificationFields).partial().strict().optional(),
     /** `null` removes the LLM section (no LLM configured). */
-    llm: settingsSchema.shape.llm.unwrap().partial().nullable().optional(),
+    llm: z.object(llmFields).partial().strict().nullable().optional(),
   })
   .strict();
 export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
@@ -698,6 +767,11 @@ export const events = {
     error: z.string().optional(),
     summaryTitle: z.string().optional(),
   }),
+  /**
+   * A run's summary was written again: by the LLM after the run ended (replacing the runner's),
+   * or by runs.summarize. The manifest and the run index already hold it.
+   */
+  'run.summary': z.object({ runId: z.string(), operationId: z.string(), summary: runSummarySchema }),
   /**
    * Output of one task execution, sent only to connections subscribed to the run's logs.
    *

@@ -3,6 +3,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import type { LlmPool } from '../engine/ai/llm-pool.js';
 import { llmSettingsSchema } from '../engine/ai/llm-settings.js';
 import type { NotificationFeed } from '../engine/ai/notification-feed.js';
+import type { RunSummaryService } from '../engine/ai/summary-service.js';
 import type { Logger } from '../engine/logger.js';
 import type { Manifest as EngineManifest } from '../engine/model/manifest.js';
 import { parseOperation } from '../engine/model/load-operation.js';
@@ -20,7 +21,6 @@ import { readControl, setOperationPaused, type ControlState } from '../engine/tr
 import { describeTrigger } from '../engine/triggers/describe-trigger.js';
 import type { GateOutcome } from '../engine/triggers/overlap-gate.js';
 import { eventTriggers, upcomingFires } from '../engine/triggers/upcoming.js';
-import { RunSummaryService } from '../engine/ai/summary-service.js';
 import { ApiError } from './contract-client.js';
 import type { NodeStatus, OperationSummary, RunRow, TriggerOutcome } from './contract.js';
 import type { Handlers } from './dispatch.js';
@@ -41,6 +41,11 @@ export interface HandlerDeps {
   /** The notifications feed, when the node's stores are open. */
   feed: () => NotificationFeed | undefined;
   llm: LlmPool;
+  /**
+   * The node's run summary service (the one `serve` runs), for runs.summarize; undefined when
+   * the API runs without one, and runs.summarize then answers `unavailable`.
+   */
+  summaries?: RunSummaryService;
   /** The download path of a stored file (the HTTP transport adds a short-lived ticket). */
   fileLink: (id: number) => string;
   /** Tells the API that node status changed (pause), so it publishes node.status. */
@@ -377,11 +382,13 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       if (manifest.status === 'running') {
         throw new ApiError('bad-request', `run ${runId} is still running: summarize it once it ends`);
       }
-      const summaries = new RunSummaryService({
-        engine: node.engine,
-        logger: deps.logger,
-        findOperation: (id) => node.operations.find(id)?.operation,
-      });
+      const summaries = deps.summaries;
+      if (summaries === undefined) {
+        throw new ApiError(
+          'unavailable',
+          'this node runs no summary service, so runs.summarize cannot work here: call it on `ultravisor serve`, or run `ultravisor runs summarize <runId>` with no node running',
+        );
+      }
       const summary = await summaries.retry(manifest.runId);
       return { runId: manifest.runId, summary };
     },

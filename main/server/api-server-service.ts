@@ -6,7 +6,9 @@ import { loadOrCreateToken } from './node-token.js';
 import { removeServeInfo, writeServeInfo } from './serve-info.js';
 
 export interface ApiServerServiceOptions
-  extends Omit<ApiServerOptions, 'api' | 'token' | 'logger'>, Pick<ApiOptions, 'feed' | 'llm' | 'replay'> {
+  extends
+    Omit<ApiServerOptions, 'api' | 'token' | 'logger'>,
+    Pick<ApiOptions, 'feed' | 'llm' | 'summaries' | 'replay'> {
   logger?: Logger;
 }
 
@@ -46,11 +48,12 @@ export class ApiServerService implements NodeService {
   async start(node: UltravisorNode): Promise<void> {
     const logger = (this.options.logger ?? node.logger).child({ component: 'server' });
     const token = await loadOrCreateToken(node.dataDir, logger);
-    const { feed, llm, replay, ...serverOptions } = this.options;
+    const { feed, llm, summaries, replay, ...serverOptions } = this.options;
     const api = await Api.create(node, {
       logger,
       ...(feed === undefined ? {} : { feed }),
       ...(llm === undefined ? {} : { llm }),
+      ...(summaries === undefined ? {} : { summaries }),
       ...(replay === undefined ? {} : { replay }),
     });
     const server = new ApiServer({ ...serverOptions, api, token, logger });

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { RunSummaryService } from '../../engine/ai/summary-service.js';
 import { openEngine } from '../../engine/open-engine.js';
+import { OperationStore } from '../../engine/operations/operation-store.js';
 import { formatDuration } from '../../engine/model/duration.js';
 import {
   manifestSchema,
@@ -205,9 +206,16 @@ export async function runsSummarizeCommand(
     ctx,
     async ({ client }) => (await client.call('runs.summarize', { runId })).summary,
     async () => {
+      // As `serve` would: the saved operation's `llm:` override applies to its runs' summaries.
+      const operations = await OperationStore.open(ctx.dataDir, ctx.logger);
       const engine = await openEngine(ctx.dataDir, ctx.logger);
       try {
-        return await new RunSummaryService({ engine, logger: ctx.logger }).retry(runId);
+        const summaries = new RunSummaryService({
+          engine,
+          findOperation: (id) => operations.get(id)?.operation,
+          logger: ctx.logger,
+        });
+        return await summaries.retry(runId);
       } finally {
         engine.close();
       }

@@ -105,7 +105,8 @@ export async function serveCommand(ctx: CliContext, options: ServeOptions): Prom
   const port = parsePort(options.port);
   const host = options.host ?? '127.0.0.1';
   const node = await UltravisorNode.open({ dataDir: ctx.dataDir, logger: ctx.logger });
-  // One feed and one LLM pool for the summaries and the API, so notification.added reaches clients.
+  // One feed, one LLM pool and one summary service for the node and the API, so notification.added
+  // and run.summary reach clients and runs.summarize goes through the node's own service.
   const summaries = new RunSummaryService({
     engine: node.engine,
     findOperation: (id) => node.operations.get(id)?.operation,
@@ -118,6 +119,7 @@ export async function serveCommand(ctx: CliContext, options: ServeOptions): Prom
     port,
     portFallback: options.port === undefined,
     llm: node.engine.llm.pool,
+    summaries,
     ...(feed === undefined ? {} : { feed }),
   });
   await node.use(api);

@@ -83,6 +83,19 @@ tasks:
 `;
 
 describe('run summaries', () => {
+  it('tells onSummary listeners each time it writes a summary, after a run and on retry', async () => {
+    const s = await setup();
+    const heard: unknown[] = [];
+    const stop = s.service.onSummary((w) => heard.push(w));
+    const { stored } = await runAndSettle(s, failing);
+    expect(heard).toEqual([{ runId: stored.runId, operationId: 'backup', summary: stored.summary }]);
+    const again = await s.service.retry(stored.runId);
+    expect(heard[1]).toEqual({ runId: stored.runId, operationId: 'backup', summary: again });
+    stop();
+    await s.service.retry(stored.runId);
+    expect(heard).toHaveLength(2);
+  });
+
   it('summarises a failed run with the model and notifies with severity error and links', async () => {
     const server = await fakeModel();
     const s = await setup({ llm: { host: server.url } });

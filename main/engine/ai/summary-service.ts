@@ -39,6 +39,13 @@ export interface SummaryOutcome {
   notification?: AddRunResult;
 }
 
+/** A manifest's summary was (re)written: after a run ended, or by {@link RunSummaryService.retry}. */
+export interface SummaryWritten {
+  runId: string;
+  operationId: string;
+  summary: RunSummaryRecord;
+}
+
 interface Job {
   controller: AbortController;
   done: Promise<SummaryOutcome>;
@@ -89,6 +96,7 @@ function digestPolicy(notify: NotifyPolicy | undefined): DigestPolicy | undefine
 export class RunSummaryService implements NodeService {
   readonly name = 'run-summaries';
   private readonly jobs = new Map<string, Job>();
+  private readonly summaryListeners = new Set<(written: SummaryWritten) => void>();
   private readonly logger: Logger | undefined;
   private feedValue: NotificationFeed | undefined;
   private clock: Clock | undefined;
@@ -118,6 +126,17 @@ export class RunSummaryService implements NodeService {
       this.logger?.error({ err, runId: event.runId }, 'run summary not started');
     }
   };
+
+  /**
+   * Calls `listener` each time a manifest's summary is rewritten (on disk and in the run index);
+   * returns the function that stops it. A listener that throws is logged and does not stop others.
+   */
+  onSummary(listener: (written: SummaryWritten) => void): () => void {
+    this.summaryListeners.add(listener);
+    return () => {
+      this.summaryListeners.delete(listener);
+    };
+  }
 
   /** Starts summarising the engine's runs as they end. Idempotent. */
   attach(): void {
@@ -331,6 +350,14 @@ export class RunSummaryService implements NodeService {
       this.options.engine.stores?.runs.recordManifest(current);
     } catch (err) {
       this.logger?.error({ err, runId: current.runId }, 'run index not updated with the summary');
+    }
+    const written: SummaryWritten = { runId: current.runId, operationId: current.operation.id, summary };
+    for (const listener of this.summaryListeners) {
+      try {
+        listener(written);
+      } catch (err) {
+        this.logger?.error({ err, runId: current.runId }, 'summary listener failed');
+      }
     }
     return current;
   }
