@@ -6,6 +6,7 @@
  * shapes here are the wire shapes (JSON: times are ISO strings, bytes are counts).
  */
 import { z } from 'zod';
+import { runStatusSchema, taskStatusSchema } from '../engine/model/manifest.js';
 
 // ---------------------------------------------------------------------------------------------
 // Building blocks
@@ -35,23 +36,17 @@ export const timeInputSchema = z.union([z.string().min(1), z.number().int().nonn
 export const cursorSchema = z.string().min(1).max(2000);
 export const limitSchema = z.number().int().min(1).max(1000);
 
-export const runStatusSchema = z.enum(['running', 'success', 'failure', 'cancelled', 'interrupted']);
-export type RunStatus = z.infer<typeof runStatusSchema>;
-export const taskStatusSchema = z.enum([
-  'pending',
-  'running',
-  'success',
-  'failure',
-  'skipped',
-  'cancelled',
-  'timeout',
-]);
-export type TaskStatus = z.infer<typeof taskStatusSchema>;
+// Statuses come from the engine's manifest model, which (like this module) imports only zod.
+export {
+  runStatusSchema,
+  taskStatusSchema,
+  type RunStatus,
+  type TaskStatus,
+} from '../engine/model/manifest.js';
 
 /** Trigger kinds as operations define them. */
 export const triggerKindSchema = z.enum(['manual', 'schedule', 'every', 'at', 'condition', 'after', 'watch']);
 
-/** A run's manifest (the engine's `manifest.json`), loose so new engine fields pass through. */
 /** A run's short summary: by the engine, by an LLM, or the fallback when the LLM did not answer. */
 export const runSummarySchema = z
   .object({
@@ -63,6 +58,7 @@ export const runSummarySchema = z
   })
   .loose();
 
+/** A run's manifest (the engine's `manifest.json`), loose so new engine fields pass through. */
 export const manifestSchema = z
   .object({
     manifestVersion: z.number(),

@@ -257,7 +257,8 @@ function ownGroup(): number {
   return ownGroupId;
 }
 
-function errorCode(err: unknown): string | undefined {
+/** The `code` of a Node system error (`ENOENT`, `ESRCH`, ...), if it has one. */
+export function errorCode(err: unknown): string | undefined {
   if (typeof err !== 'object' || err === null || !('code' in err)) return undefined;
   return typeof err.code === 'string' ? err.code : undefined;
 }

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { formatDuration } from '../model/duration.js';
 import { abortMessage } from './process-abort.js';
 import { OutputTail, pipeToLog, type LogPipe } from './process-output.js';
-import { spawnInGroup, superviseGroup, type GroupExit, type GroupLeader } from './process-tree.js';
+import { errorCode, spawnInGroup, superviseGroup, type GroupExit, type GroupLeader } from './process-tree.js';
 import { TaskFailure, type TaskKind, type TaskResult, type TaskRunContext } from './task-kind.js';
 
 /** How much of stdout the output keeps (the end of it). */
@@ -278,9 +278,4 @@ function lastLine(text: string): string {
   const lines = text.split(/\r?\n/).map((line) => line.trim());
   const line = lines.findLast((candidate) => candidate !== '') ?? '';
   return line.length > 200 ? `${line.slice(0, 199)}…` : line;
-}
-
-function errorCode(err: unknown): string | undefined {
-  if (typeof err !== 'object' || err === null || !('code' in err)) return undefined;
-  return typeof err.code === 'string' ? err.code : undefined;
 }
