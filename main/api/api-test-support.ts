@@ -30,6 +30,8 @@ tasks:
     data: { collection: greetings, key: '{{ params.who }}', record: { who: '{{ params.who }}' }, mode: upsert }
   - id: keep
     file: { write: { path: 'greeting.txt', text: 'hello {{ params.who }}' } }
+  - id: quiet
+    shell: ['true']
 `;
 
 /** A timed operation, so next fire times exist. */

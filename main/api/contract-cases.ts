@@ -296,7 +296,12 @@ export const contractCases: ContractCase[] = [
       expect(fields(r).run).toMatchObject({ runId: w.runId, operationId: 'hello', status: 'success' });
       const manifest = fields(fields(r).manifest);
       expect(manifest.runId).toBe(w.runId);
-      expect((manifest.tasks as { id: string }[]).map((t) => t.id)).toEqual(['greet', 'save', 'keep']);
+      expect((manifest.tasks as { id: string }[]).map((t) => t.id)).toEqual([
+        'greet',
+        'save',
+        'keep',
+        'quiet',
+      ]);
     },
   },
   {
@@ -372,6 +377,18 @@ export const contractCases: ContractCase[] = [
     method: 'logs.read',
     input: (w) => ({ runId: w.runId, taskId: 'greet', offset: 0, length: 1 }),
     expect: (r) => expect(r).toMatchObject({ text: '', offset: 0, nextOffset: 0 }),
+  },
+  {
+    name: 'logs.read of a success that printed nothing (no log file) reads as empty',
+    method: 'logs.read',
+    input: (w) => ({ runId: w.runId, taskId: 'quiet' }),
+    expect: (r) => expect(r).toEqual({ text: '', offset: 0, nextOffset: 0, size: 0, eof: true, live: false }),
+  },
+  {
+    name: 'logs.read of a task the run does not have',
+    method: 'logs.read',
+    input: (w) => ({ runId: w.runId, taskId: 'nope' }),
+    error: 'not-found',
   },
   {
     name: 'logs.read never leaves the run folder',

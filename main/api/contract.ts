@@ -113,7 +113,9 @@ export const manifestSchema = z
                 exitCode: z.number().optional(),
                 error: z.string().optional(),
                 output: z.unknown().optional(),
-                log: z.string(),
+                command: z.string().optional(),
+                /** Absent when a successful execution printed nothing. */
+                log: z.string().optional(),
                 childRunId: z.string().optional(),
               })
               .loose(),
@@ -577,7 +579,7 @@ export const methods = {
   ),
 
   'logs.read': method(
-    "Reads a byte range of one task execution's log (UTF-8 text); follow live with task.log events.",
+    "Reads a byte range of one task execution's log (UTF-8 text); follow live with task.log events. An execution without a log file (a success that printed nothing, or a running one that has not printed yet) reads as empty.",
     z
       .object({
         runId: runIdSchema,

@@ -399,10 +399,12 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       const logsDir = join(dir, 'logs');
       const at = index ?? 0;
       let relative: string | undefined;
+      let known = false;
       try {
         const manifest = await readManifest(manifestPath);
         const task = manifest.tasks.find((t) => t.id === taskId);
         const runs = task?.executions.filter((e) => e.index === at) ?? [];
+        known = runs.length > 0;
         relative = runs[runs.length - 1]?.log;
       } catch {
         // The manifest may be mid-write or unreadable; fall back to the log file names.
@@ -422,7 +424,12 @@ export function createHandlers(deps: HandlerDeps): Handlers {
           break;
         }
       }
-      if (file === undefined) throw notFound(`run ${runId} has no log for task "${taskId}" (index ${at})`);
+      const live = node.engine.activeRuns().includes(runId);
+      if (file === undefined) {
+        // A success that printed nothing has no log file, and a running one has none until it prints.
+        if (known) return { text: '', offset: 0, nextOffset: 0, size: 0, eof: true, live };
+        throw notFound(`run ${runId} has no log for task "${taskId}" (index ${at})`);
+      }
       const start = Math.min(offset ?? 0, size);
       const want = Math.min(length ?? defaultLogBytes, size - start);
       const buffer = Buffer.alloc(want);
@@ -447,7 +454,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
         nextOffset: start + end,
         size,
         eof: start + end >= size,
-        live: node.engine.activeRuns().includes(runId),
+        live,
       };
     },
 

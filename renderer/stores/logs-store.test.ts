@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { MethodInput, MethodOutput } from '../../main/api/contract';
 import { deferred, FakeNode, settle } from '../test-support/fake-node';
 import { createLogsStore, logKeyString, type LogsOptions } from './logs-store';
@@ -6,11 +6,16 @@ import { createLogsStore, logKeyString, type LogsOptions } from './logs-store';
 const key = { runId: 'r1', taskId: 'greet', index: 0 };
 const id = logKeyString(key);
 
-/** A log file the fake node serves with logs.read: `content` so far, `live` while the task runs. */
+/**
+ * A log file the fake node serves with logs.read: `content` so far, `live` while the task runs.
+ *
+ * Reads see only the first `onDisk` bytes: fewer than written stands for bytes still on their way
+ * to disk, or for a capped log whose file stops at its head while the task runs.
+ */
 function fakeLog(node: FakeNode, initial = '') {
-  const file = { content: initial, live: true };
+  const file = { content: initial, live: true, onDisk: Infinity };
   const read = (input: MethodInput<'logs.read'>): MethodOutput<'logs.read'> => {
-    const bytes = new TextEncoder().encode(file.content);
+    const bytes = new TextEncoder().encode(file.content).subarray(0, file.onDisk);
     const offset = input.offset ?? 0;
     const end = Math.min(bytes.length, offset + (input.length ?? 65536));
     return {
@@ -152,5 +157,107 @@ describe('logs store', () => {
     node.emit('task.log', { ...log.write('z\n') });
     expect(view()?.text).toBe('é€\n😀\nz\n');
     expect(view()?.nextOffset).toBe(new TextEncoder().encode('é€\n😀\nz\n').length);
+  });
+});
+
+describe('logs store, with a gap the file does not fill at once', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const bytes = (text: string) => new TextEncoder().encode(text).length;
+  const marker = (n: number) =>
+    `… ${n} bytes not shown live (the log keeps only its head and tail while it runs; reopen it when the task ends) …\n`;
+
+  it('skips what a capped log’s file holds back while the task runs, says how much, and stops reading', async () => {
+    const node = new FakeNode();
+    const log = fakeLog(node, 'first\nsecond\nthird\n');
+    log.file.onDisk = 10; // the file stopped at its head, mid-line: 'first\nseco'
+    const { view } = open(node, { retryMs: 250 });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(view()?.text).toBe('first\nseco');
+
+    node.emit('task.log', log.write('fourth\n')); // at 19: bytes 10..19 will never be in the file
+    await vi.advanceTimersByTimeAsync(0);
+    node.emit('task.log', log.write('fifth\n')); // arrives while the retry waits
+    await vi.advanceTimersByTimeAsync(250);
+
+    const gap = bytes('nd\nthird\n');
+    expect(gap).toBe(9);
+    expect(view()?.text).toBe(`first\nseco\n${marker(gap)}fourth\nfifth\n`);
+    expect(view()?.nextOffset).toBe(bytes('first\nsecond\nthird\nfourth\nfifth\n'));
+    expect(view()?.omittedBytes).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+
+    // After the skip, live chunks append as usual and the file is not asked again.
+    const reads = node.callsOf('logs.read').length;
+    node.emit('task.log', log.write('sixth\n'));
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(view()?.text).toBe(`first\nseco\n${marker(gap)}fourth\nfifth\nsixth\n`);
+    expect(node.callsOf('logs.read').length).toBe(reads);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('after a skip, does not stitch the file’s bytes, which no longer line up with live offsets', async () => {
+    const node = new FakeNode();
+    const log = fakeLog(node, 'head\nlost\n');
+    log.file.onDisk = 5;
+    const { view } = open(node, { retryMs: 250 });
+    await vi.advanceTimersByTimeAsync(0);
+    node.emit('task.log', log.write('tail\n'));
+    await vi.advanceTimersByTimeAsync(250);
+    expect(view()?.text).toBe(`head\n${marker(5)}tail\n`);
+    // The task ends and the file is rewritten as head + omitted marker + tail; then the stream reconnects.
+    log.file.content = 'head\n… 5 bytes omitted …\ntail\n';
+    log.file.onDisk = Infinity;
+    log.file.live = false;
+    node.status({ state: 'open', seq: 0, gap: true });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(view()).toMatchObject({ text: `head\n${marker(5)}tail\n`, live: false, loading: false });
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('counts a skipped gap as omitted once the marker scrolls out of a bounded view', async () => {
+    const node = new FakeNode();
+    const log = fakeLog(node, 'head\nlost\n');
+    log.file.onDisk = 5;
+    const { view } = open(node, { retryMs: 250, maxChars: 200 });
+    await vi.advanceTimersByTimeAsync(0);
+    node.emit('task.log', log.write('live 0\n'));
+    await vi.advanceTimersByTimeAsync(250);
+    expect(view()?.text).toBe(`head\n${marker(5)}live 0\n`);
+    for (let i = 1; i < 60; i++) node.emit('task.log', log.write(`live ${i}\n`));
+    const shown = view();
+    expect(shown?.text.startsWith('live ')).toBe(true);
+    expect(shown?.text).not.toContain('not shown live');
+    expect(shown?.text.endsWith('live 59\n')).toBe(true);
+    expect((shown?.omittedBytes ?? 0) + bytes(shown?.text ?? '')).toBe(shown?.nextOffset);
+  });
+
+  it('fills a gap from the file while each read finds more, without a marker', async () => {
+    const node = new FakeNode();
+    const log = fakeLog(node, 'a\n');
+    const { view } = open(node, { retryMs: 250 });
+    await vi.advanceTimersByTimeAsync(0);
+    log.file.onDisk = 2; // what follows is still on its way to disk
+    log.write('lost\n'); // its event never arrived
+    node.emit('task.log', log.write('c\n'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(view()?.text).toBe('a\n');
+
+    log.file.onDisk = 4; // part of it lands
+    await vi.advanceTimersByTimeAsync(250);
+    expect(view()?.text).toBe('a\nlo');
+    node.emit('task.log', log.write('d\n')); // arrives while the next retry waits
+
+    log.file.onDisk = Infinity; // the rest lands
+    await vi.advanceTimersByTimeAsync(250);
+    expect(view()?.text).toBe('a\nlost\nc\nd\n');
+    expect(vi.getTimerCount()).toBe(0);
+    node.emit('task.log', log.write('e\n'));
+    expect(view()?.text).toBe('a\nlost\nc\nd\ne\n');
   });
 });

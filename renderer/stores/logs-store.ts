@@ -1,6 +1,6 @@
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { ApiClient } from '../../main/api/contract-client';
-import type { EventPayload } from '../../main/api/contract';
+import type { EventPayload, MethodOutput } from '../../main/api/contract';
 import { errorMessage } from '../api/api-error';
 import { withoutKey } from './records';
 
@@ -12,9 +12,12 @@ export interface LogKey {
 }
 
 export interface LogView {
-  /** The text shown: the log from byte `omittedBytes` up to `nextOffset`. */
+  /**
+   * The text shown: the log from byte `omittedBytes` up to `nextOffset`, with a
+   * `… N bytes not shown live …` line where a gap the file could not fill was skipped.
+   */
   text: string;
-  /** Bytes at the head not shown (a long log shows its tail). */
+  /** Bytes at the head not shown (a long log shows its tail; a skipped gap that scrolls out joins them). */
   omittedBytes: number;
   /** The byte offset just after `text`: where the next read or live chunk continues. */
   nextOffset: number;
@@ -42,7 +45,11 @@ export interface LogsOptions {
   readBytes?: number;
   /** A log bigger than this opens at its tail (default 1 MiB). */
   tailBytes?: number;
-  /** Delay before reading again when a live chunk is ahead of what the file holds yet. */
+  /**
+   * Delay before reading again when a live chunk is ahead of what the file holds yet.
+   *
+   * When a read this long after the last one finds the file no further on, the gap is skipped.
+   */
   retryMs?: number;
 }
 
@@ -57,20 +64,58 @@ function byteLength(text: string): number {
   return encoder.encode(text).length;
 }
 
+/** The line that stands in the view text for `bytes` the file could not provide while the task ran. */
+export function notShownLiveLine(bytes: number): string {
+  return `… ${bytes} bytes not shown live (the log keeps only its head and tail while it runs; reopen it when the task ends) …\n`;
+}
+
+/** A gap skipped in the view text: the marker line's place in the text and the log bytes it stands for. */
+interface Skip {
+  /** The marker's first character in the text. */
+  start: number;
+  /** Just after the marker's last character. */
+  end: number;
+  /** Log bytes left out. */
+  bytes: number;
+  /** The marker's own size in UTF-8 (it is not log bytes). */
+  markerBytes: number;
+}
+
 /** `text` without its first `bytes` bytes (as UTF-8). */
 function dropBytes(text: string, bytes: number): string {
   if (bytes <= 0) return text;
   return decoder.decode(encoder.encode(text).subarray(bytes));
 }
 
-/** Drops whole lines from the head until `text` fits in `maxChars`; returns the text and the bytes dropped. */
-function capHead(text: string, maxChars: number): { text: string; dropped: number } {
-  if (text.length <= maxChars) return { text, dropped: 0 };
+/**
+ * Drops whole lines from the head until `text` fits in `maxChars`; returns the text, the log bytes
+ * dropped and the skips still in the text (moved to their new places).
+ *
+ * A skip's marker goes whole or not at all; once gone, the bytes it stood for count as dropped.
+ */
+function capHead(
+  text: string,
+  maxChars: number,
+  skips: readonly Skip[],
+): { text: string; dropped: number; skips: readonly Skip[] } {
+  if (text.length <= maxChars) return { text, dropped: 0, skips };
   let cut = text.length - Math.floor(maxChars * 0.8);
   const newline = text.indexOf('\n', cut);
   if (newline !== -1 && newline - cut < 10_000) cut = newline + 1;
-  const head = text.slice(0, cut);
-  return { text: text.slice(cut), dropped: byteLength(head) };
+  for (const skip of skips) if (skip.start < cut && cut < skip.end) cut = skip.end;
+  let dropped = byteLength(text.slice(0, cut));
+  const kept: Skip[] = [];
+  for (const skip of skips) {
+    if (skip.end <= cut) dropped += skip.bytes - skip.markerBytes;
+    else kept.push({ ...skip, start: skip.start - cut, end: skip.end - cut });
+  }
+  return { text: text.slice(cut), dropped, skips: kept };
+}
+
+/** What a read that left a gap found, to tell on the next try whether the file got any further. */
+interface Miss {
+  size: number;
+  end: number;
 }
 
 /** Read through a call, so checks after an `await` are not narrowed away by the one before it. */
@@ -89,6 +134,17 @@ interface Follower {
   closed: boolean;
   /** The view jumped to a long log's tail: drop the partial line the next read starts with. */
   skipPartialLine: boolean;
+  /** Gaps skipped in the view text, oldest first. */
+  skips: readonly Skip[];
+  /** The last read that left a gap, while the gap lasts. */
+  lastMiss: Miss | undefined;
+  /**
+   * A gap was skipped, so the view is past the end the file had stopped at: the file stays there
+   * while the task runs (its cap keeps the rest in a hidden tail file) and is rewritten when it
+   * ends, so its bytes from here on no longer line up with live offsets. Reads then only refresh
+   * the status.
+   */
+  pastFile: boolean;
 }
 
 /**
@@ -97,6 +153,10 @@ interface Follower {
  * Every chunk carries its byte offset, so reads and live chunks stitch together without gaps or
  * repeats whatever order they arrive in: a chunk ahead of what we have waits while a read fills
  * the gap; a chunk that overlaps is trimmed. Only the tail of a huge log is held.
+ *
+ * A gap the file will never fill — a capped log's file stops at its head while the task runs, and
+ * live offsets go on counting every byte — is skipped once a retry finds the file no further on:
+ * a marker line takes its place and the view carries on from the first queued chunk.
  */
 export function createLogsStore(client: ApiClient, options: LogsOptions = {}): LogsStore {
   const maxChars = options.maxChars ?? 2_000_000;
@@ -112,7 +172,13 @@ export function createLogsStore(client: ApiClient, options: LogsOptions = {}): L
     };
 
     /** Appends bytes [offset, offset + text) to the view, trimming what it already has. */
-    const append = (id: string, offset: number, text: string, extra: Partial<LogView> = {}): boolean => {
+    const append = (
+      id: string,
+      follower: Follower,
+      offset: number,
+      text: string,
+      extra: Partial<LogView> = {},
+    ): boolean => {
       const current = view(id);
       if (current === undefined) return false;
       if (offset > current.nextOffset) return false;
@@ -123,7 +189,8 @@ export function createLogsStore(client: ApiClient, options: LogsOptions = {}): L
         return true;
       }
       const fresh = dropBytes(text, current.nextOffset - offset);
-      const capped = capHead(current.text + fresh, maxChars);
+      const capped = capHead(current.text + fresh, maxChars, follower.skips);
+      follower.skips = capped.skips;
       put(id, {
         ...current,
         ...extra,
@@ -140,18 +207,41 @@ export function createLogsStore(client: ApiClient, options: LogsOptions = {}): L
       follower.queue.sort((a, b) => a.offset - b.offset);
       while (follower.queue.length > 0) {
         const next = follower.queue[0];
-        if (next === undefined || !append(id, next.offset, next.text)) break;
+        if (next === undefined || !append(id, follower, next.offset, next.text)) break;
         follower.queue.shift();
       }
       return follower.queue.length > 0;
     };
 
-    const read = async (id: string, follower: Follower): Promise<void> => {
+    /** Skips the gap before the first queued chunk (the queue is sorted), leaving a marker line in its place. */
+    const skipGap = (id: string, follower: Follower): void => {
+      const current = view(id);
+      const first = follower.queue[0];
+      if (current === undefined || first === undefined || first.offset <= current.nextOffset) return;
+      const bytes = first.offset - current.nextOffset;
+      const line = notShownLiveLine(bytes);
+      const marker = current.text === '' || current.text.endsWith('\n') ? line : `\n${line}`;
+      const start = current.text.length;
+      follower.skips = [
+        ...follower.skips,
+        { start, end: start + marker.length, bytes, markerBytes: byteLength(marker) },
+      ];
+      follower.pastFile = true;
+      put(id, { ...current, text: current.text + marker, nextOffset: first.offset });
+    };
+
+    /** True when `last`, read a retry after `previous`, found the file no further on. */
+    const noProgress = (previous: Miss | undefined, last: MethodOutput<'logs.read'>): boolean =>
+      previous !== undefined && last.eof && last.size <= previous.size && last.nextOffset <= previous.end;
+
+    /** Reads from where the view is to the end of the file; `retry` when the retry timer started it. */
+    const read = async (id: string, follower: Follower, retry = false): Promise<void> => {
       if (follower.reading || follower.closed) return;
       follower.reading = true;
       if (follower.retryTimer !== undefined) clearTimeout(follower.retryTimer);
       follower.retryTimer = undefined;
       let gap: boolean;
+      let last: MethodOutput<'logs.read'>;
       try {
         for (;;) {
           const current = view(id);
@@ -166,6 +256,18 @@ export function createLogsStore(client: ApiClient, options: LogsOptions = {}): L
           if (isClosed(follower)) return;
           const before = view(id);
           if (before === undefined) return;
+          last = result;
+          if (follower.pastFile) {
+            put(id, {
+              ...before,
+              size: Math.max(before.size, result.size),
+              live: result.live,
+              loading: false,
+              error: undefined,
+            });
+            gap = drain(id, follower);
+            break;
+          }
           if (before.nextOffset === 0 && before.text === '' && result.size > tailBytes) {
             // A long log opens at its tail, from the first line break there.
             const start = result.size - tailBytes;
@@ -185,7 +287,7 @@ export function createLogsStore(client: ApiClient, options: LogsOptions = {}): L
               put(id, { ...before, omittedBytes: offset, nextOffset: offset });
             }
           }
-          append(id, offset, text, {
+          append(id, follower, offset, text, {
             size: result.size,
             live: result.live,
             loading: false,
@@ -201,13 +303,22 @@ export function createLogsStore(client: ApiClient, options: LogsOptions = {}): L
       } finally {
         follower.reading = false;
       }
-      if (gap && !isClosed(follower)) {
-        // A live chunk is ahead of the end of the file: its bytes are on their way to disk.
-        follower.retryTimer = setTimeout(() => {
-          follower.retryTimer = undefined;
-          void read(id, follower);
-        }, retryMs);
+      if (isClosed(follower)) return;
+      if (gap && (follower.pastFile || (retry && noProgress(follower.lastMiss, last)))) {
+        // The file will never hold these bytes: show what comes after them instead.
+        skipGap(id, follower);
+        gap = drain(id, follower);
       }
+      if (!gap) {
+        follower.lastMiss = undefined;
+        return;
+      }
+      // A live chunk is ahead of the end of the file: its bytes may be on their way to disk.
+      follower.lastMiss = { size: last.size, end: last.nextOffset };
+      follower.retryTimer = setTimeout(() => {
+        follower.retryTimer = undefined;
+        void read(id, follower, true);
+      }, retryMs);
     };
 
     client.on('task.log', (e) => {
@@ -215,9 +326,11 @@ export function createLogsStore(client: ApiClient, options: LogsOptions = {}): L
       const follower = followers.get(id);
       const current = view(id);
       if (follower === undefined || current === undefined) return;
-      if (follower.reading || current.loading || !append(id, e.offset, e.text)) {
+      if (follower.reading || current.loading || !append(id, follower, e.offset, e.text)) {
         follower.queue.push(e);
-        if (!follower.reading && !current.loading) void read(id, follower);
+        // With a retry due, the chunk waits for it: a read now would judge the file too soon.
+        if (!follower.reading && !current.loading && follower.retryTimer === undefined)
+          void read(id, follower);
         return;
       }
       drain(id, follower);
@@ -248,6 +361,9 @@ export function createLogsStore(client: ApiClient, options: LogsOptions = {}): L
             unfollow: client.followLogs(key.runId),
             closed: false,
             skipPartialLine: false,
+            skips: [],
+            lastMiss: undefined,
+            pastFile: false,
           };
           followers.set(id, follower);
           put(id, {

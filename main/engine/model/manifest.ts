@@ -28,7 +28,13 @@ export const executionSchema = z.object({
   exitCode: z.number().int().optional(),
   error: z.string().optional(),
   output: z.unknown().optional(),
-  log: z.string().describe('log file, relative to the run folder'),
+  command: z.string().optional().describe('the command as it ran (shell tasks), values filled in'),
+  log: z
+    .string()
+    .optional()
+    .describe(
+      'log file, relative to the run folder; absent when a successful execution printed nothing (its command and exit code are here)',
+    ),
   childRunId: z.string().optional(),
 });
 export type Execution = z.infer<typeof executionSchema>;

@@ -97,6 +97,30 @@ tasks:
 });
 
 describe('forEach', () => {
+  it('writes no log file for items that succeeded silently, and records their command', async () => {
+    const m = await runYaml(
+      engine,
+      `id: quiet
+tasks:
+  - id: each
+    forEach: [0, 1, 2]
+    shell: ['test', '{{ item }}', '!=', '1']
+`,
+    );
+    const each = task(m, 'each');
+    expect(each.status).toBe('failure');
+    expect(each.executions.map((e) => [e.status, e.command, e.log])).toEqual([
+      ['success', "test 0 '!=' 1", undefined],
+      ['failure', "test 1 '!=' 1", 'logs/each.1.log'],
+      ['success', "test 2 '!=' 1", undefined],
+    ]);
+    expect(await readFile(join(m.links.run, 'logs/each.1.log'), 'utf8')).toMatch(
+      /^» \$ test 1 '!=' 1\n» exited with code 1 after \S+\n» error: exited with code 1\n$/,
+    );
+    expect(existsSync(join(m.links.run, 'logs/each.0.log'))).toBe(false);
+    expect(manifestSchema.safeParse(m).success).toBe(true);
+  });
+
   it('iterates a literal list with per-item logs and collects outputs in order', async () => {
     const m = await runYaml(
       engine,

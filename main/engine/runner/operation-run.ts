@@ -556,12 +556,13 @@ export class OperationRun {
       for (let attempt = 1; attempt <= maxAttempts; attempt++) {
         execution.attempt = attempt;
         record.attempts++;
-        if (maxAttempts > 1) log.note(`attempt ${attempt} of ${maxAttempts}`);
+        if (maxAttempts > 1) log.note(`attempt ${attempt} of ${maxAttempts}`, { routine: true });
         const outcome = await this.attempt(task, index, item, log);
         execution.status = outcome.status;
         delete execution.error;
         delete execution.exitCode;
         delete execution.output;
+        if (outcome.command !== undefined) execution.command = outcome.command;
         if (outcome.error !== undefined) execution.error = outcome.error;
         if (outcome.exitCode !== undefined) execution.exitCode = outcome.exitCode;
         if (outcome.output !== undefined) execution.output = outcome.output;
@@ -578,9 +579,14 @@ export class OperationRun {
         }
       }
     } finally {
-      await log
-        .close()
-        .catch((err: unknown) => this.services.logger.warn({ err, logFile }, 'closing task log failed'));
+      // A success that printed nothing leaves no log file: the manifest holds all its log would say.
+      const written = await log
+        .close({ dropRoutine: execution.status === 'success' })
+        .catch((err: unknown) => {
+          this.services.logger.warn({ err, logFile }, 'closing task log failed');
+          return true;
+        });
+      if (!written) delete execution.log;
     }
     execution.endedAt = new Date().toISOString();
     execution.durationMs = Date.now() - started;
@@ -605,6 +611,7 @@ export class OperationRun {
     exitCode?: number;
     output?: unknown;
     childRunId?: string;
+    command?: string;
   }> {
     const runSignal = this.controller.signal;
     if (runSignal.aborted) return { status: 'cancelled', error: errorMessage(runSignal.reason) };
@@ -624,6 +631,7 @@ export class OperationRun {
         output: result.output,
         ...(result.exitCode === undefined ? {} : { exitCode: result.exitCode }),
         ...(result.childRunId === undefined ? {} : { childRunId: result.childRunId }),
+        ...(result.command === undefined ? {} : { command: result.command }),
       };
     } catch (err) {
       if (attemptController.signal.aborted) {

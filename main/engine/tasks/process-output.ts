@@ -4,12 +4,14 @@ import type { TaskLog } from '../runner/task-log.js';
 /**
  * The last `limit` bytes of a stream, kept as a short list of chunks.
  *
- * Output can be gigabytes; only the tail is worth keeping for the manifest, and trimming whole
- * chunks avoids re-copying everything on each write the way string concatenation would.
+ * Output can be gigabytes; only the tail is worth keeping for the manifest. Chunks are kept as
+ * they came (views, never copies) and dropped whole once newer ones cover the limit, so keeping the
+ * tail costs no copying and no garbage however the stream happens to be cut.
  */
 export class OutputTail {
   private chunks: Buffer[] = [];
-  private kept = 0;
+  /** Bytes held in `chunks`. */
+  private held = 0;
   private total = 0;
 
   constructor(readonly limit: number) {}
@@ -21,22 +23,25 @@ export class OutputTail {
 
   /** True when earlier bytes were dropped to stay within the limit. */
   get truncated(): boolean {
-    return this.total > this.kept;
+    return this.total > this.limit;
   }
 
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;
     this.total += chunk.length;
-    // Copy a slice of an oversized chunk so the big buffer underneath can be freed.
-    const piece = chunk.length > this.limit ? Buffer.from(chunk.subarray(chunk.length - this.limit)) : chunk;
-    this.chunks.push(piece);
-    this.kept += piece.length;
-    this.trim();
+    this.chunks.push(chunk);
+    this.held += chunk.length;
+    for (let first = this.chunks[0]; first !== undefined && this.held - first.length >= this.limit;) {
+      this.chunks.shift();
+      this.held -= first.length;
+      first = this.chunks[0];
+    }
   }
 
-  /** The kept bytes as one buffer. */
+  /** The kept bytes (the last `limit` seen) as one buffer. */
   toBuffer(): Buffer {
-    return Buffer.concat(this.chunks, this.kept);
+    const all = Buffer.concat(this.chunks, this.held);
+    return all.length > this.limit ? all.subarray(all.length - this.limit) : all;
   }
 
   /**
@@ -50,21 +55,6 @@ export class OutputTail {
     let start = 0;
     if (this.truncated) while (start < 3 && start < buf.length && isContinuationByte(buf[start])) start++;
     return buf.toString('utf8', start);
-  }
-
-  private trim(): void {
-    while (this.kept > this.limit) {
-      const first = this.chunks[0];
-      if (first === undefined) return;
-      const excess = this.kept - this.limit;
-      if (first.length <= excess) {
-        this.chunks.shift();
-        this.kept -= first.length;
-      } else {
-        this.chunks[0] = Buffer.from(first.subarray(excess));
-        this.kept -= excess;
-      }
-    }
   }
 }
 
@@ -105,6 +95,11 @@ export function pipeToLog(stream: Readable, log: TaskLog, onChunk?: (chunk: Buff
       });
   };
   const done = new Promise<void>((resolve) => {
+    // A stream with nothing in it can have ended and closed before it was handed over.
+    if (stream.closed) {
+      resolve();
+      return;
+    }
     stream.on('data', onData);
     stream.once('close', () => {
       resolve();

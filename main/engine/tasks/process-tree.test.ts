@@ -1,23 +1,17 @@
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  isGroupAlive,
-  killTree,
-  liveGroupMembers,
-  signalGroup,
-  spawnInGroup,
-  superviseGroup,
-  type GroupLeader,
-} from './process-tree.js';
+import { launch, type LaunchedProcess } from './launcher.js';
+import { isGroupAlive, killTree, liveGroupMembers, signalGroup, superviseGroup } from './process-tree.js';
 
 const fixtures = join(import.meta.dirname, 'fixtures');
-const started: GroupLeader[] = [];
+const started: LaunchedProcess[] = [];
 
 /** Starts a fixture in its own group and waits for its `ready` line. */
-async function startFixture(name: string): Promise<GroupLeader> {
-  const child = await spawnInGroup('sh', [join(fixtures, name)], { stdio: ['ignore', 'pipe', 'ignore'] });
+async function startFixture(name: string): Promise<LaunchedProcess> {
+  const child = await launch('sh', [join(fixtures, name)], { output: true });
   started.push(child);
+  child.stderr?.resume();
   const stdout = child.stdout;
   if (!stdout) throw new Error('no stdout');
   let seen = '';
@@ -34,25 +28,10 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map((child) => killTree(child.pid, 0)));
 });
 
-describe('spawnInGroup', () => {
-  it('makes the child the leader of its own process group', async () => {
-    const child = await startFixture('hang.sh');
-    const members = await liveGroupMembers(child.pid);
-    expect(members).toContain(child.pid);
-    expect(members.length).toBeGreaterThanOrEqual(2); // The shell and its sleep.
-  });
-
-  it('rejects with the spawn error when the command does not exist', async () => {
-    await expect(spawnInGroup('ultravisor-no-such-command', [], {})).rejects.toMatchObject({
-      code: 'ENOENT',
-    });
-  });
-});
-
 describe('signalGroup', () => {
   it('returns false for a group that does not exist instead of throwing', async () => {
-    const child = await spawnInGroup('true', [], { stdio: 'ignore' });
-    await once(child, 'exit');
+    const child = await launch('true', []);
+    await child.exited;
     expect(signalGroup(child.pid, 'SIGTERM')).toBe(false);
   });
 
@@ -79,15 +58,15 @@ describe('killTree', () => {
   });
 
   it('reports a group that is already gone', async () => {
-    const child = await spawnInGroup('true', [], { stdio: 'ignore' });
-    await once(child, 'exit');
+    const child = await launch('true', []);
+    await child.exited;
     expect(await killTree(child.pid, 100)).toBe('gone');
   });
 });
 
 describe('superviseGroup', () => {
   it('stops processes the leader left behind once it exits', async () => {
-    const child = await spawnInGroup('sh', [join(fixtures, 'grandchildren.sh')], { stdio: 'ignore' });
+    const child = await launch('sh', [join(fixtures, 'grandchildren.sh')]);
     started.push(child);
     let leftovers = 0;
     const exit = await superviseGroup(child, { graceMs: 5000, onLeftovers: () => (leftovers += 1) });
@@ -117,7 +96,7 @@ describe('superviseGroup', () => {
   });
 
   it('leaves a plain successful exit alone', async () => {
-    const child = await spawnInGroup('true', [], { stdio: 'ignore' });
+    const child = await launch('true', []);
     const exit = await superviseGroup(child, { signal: new AbortController().signal, graceMs: 5000 });
     expect(exit).toEqual({ code: 0, signal: null, aborted: false });
   });

@@ -1,43 +1,22 @@
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 
-/** A child process that started, so its pid (and process group id) is known. */
-export type GroupLeader = ChildProcess & { readonly pid: number };
-
-/** Options for {@link spawnInGroup}: those of `spawn`, minus the ones this module owns. */
-export type SpawnInGroupOptions = Omit<SpawnOptions, 'detached' | 'shell'>;
+/** How a process exited. */
+export interface LeaderExit {
+  /** The exit code; null when a signal ended it. */
+  code: number | null;
+  /** The signal that ended it, if one did. */
+  signal: NodeJS.Signals | null;
+}
 
 /**
- * Starts a command as the leader of a new process group and resolves once it is running.
- *
- * `detached: true` makes the child call setsid(), so its pid is also the id of a group that holds
- * everything it starts; {@link killTree} can then stop the whole tree with one signal. Rejects with
- * the spawn error (ENOENT, EACCES, …) when the command could not start; the error keeps its `code`.
+ * A running process that leads its own process group (its pid is the group id), as
+ * `launch` (launcher.ts) starts commands. `exited` rejects when its exit can no longer be known.
  */
-export async function spawnInGroup(
-  file: string,
-  args: readonly string[],
-  options: SpawnInGroupOptions,
-): Promise<GroupLeader> {
-  const child = spawn(file, args, { ...options, detached: true, shell: false });
-  await new Promise<void>((resolve, reject) => {
-    const onSpawn = (): void => {
-      child.off('error', onError);
-      resolve();
-    };
-    const onError = (err: Error): void => {
-      child.off('spawn', onSpawn);
-      reject(err);
-    };
-    child.once('spawn', onSpawn);
-    child.once('error', onError);
-  });
-  // Later errors (a failed kill, a closed IPC channel) must never crash the engine.
-  child.on('error', () => undefined);
-  if (child.pid === undefined) throw new Error(`${file} started without a pid`);
-  return child as GroupLeader;
+export interface Leader {
+  readonly pid: number;
+  readonly exited: Promise<LeaderExit>;
 }
 
 /**
@@ -162,11 +141,7 @@ export async function waitForGroupExit(pgid: number, timeoutMs: number): Promise
 }
 
 /** How a supervised group ended. */
-export interface GroupExit {
-  /** The leader's exit code; null when a signal ended it. */
-  code: number | null;
-  /** The signal that ended the leader, if one did. */
-  signal: NodeJS.Signals | null;
+export interface GroupExit extends LeaderExit {
   /** True when the abort signal fired before the group was gone, so the group was stopped for it. */
   aborted: boolean;
   /** How the group was stopped, when it had to be (abort, or processes left after the leader exited). */
@@ -188,18 +163,24 @@ export interface SuperviseOptions {
  * detach) are stopped like on abort: they belong to the task, and they would otherwise hold its
  * output pipes open forever.
  */
-export async function superviseGroup(child: GroupLeader, options: SuperviseOptions): Promise<GroupExit> {
+export async function superviseGroup(leader: Leader, options: SuperviseOptions): Promise<GroupExit> {
   const { signal, graceMs } = options;
-  const exited = leaderExit(child);
   let stopping: Promise<KillOutcome> | undefined;
   let settleStop: ((outcome: Promise<KillOutcome>) => void) | undefined;
   const stopped = new Promise<KillOutcome>((resolve) => (settleStop = resolve));
   let aborted = false;
+  let lost: Error | undefined;
   const stop = (): void => {
     if (stopping !== undefined) return;
-    stopping = killTree(child.pid, graceMs);
+    stopping = killTree(leader.pid, graceMs);
     settleStop?.(stopping);
   };
+  // The exit can no longer be known (the launcher died): stop the group, then report why.
+  const exited = leader.exited.catch((err: unknown): LeaderExit => {
+    lost = err instanceof Error ? err : new Error(String(err));
+    stop();
+    return { code: null, signal: null };
+  });
   const onAbort = (): void => {
     aborted = true;
     stop();
@@ -208,30 +189,20 @@ export async function superviseGroup(child: GroupLeader, options: SuperviseOptio
   else signal?.addEventListener('abort', onAbort, { once: true });
   try {
     // A leader in uninterruptible sleep can survive SIGKILL; waiting for its exit would hang forever.
-    const leader = await Promise.race([
+    const exit = await Promise.race([
       exited,
       stopped.then((outcome) => (outcome === 'stuck' ? { code: null, signal: null } : exited)),
     ]);
-    if (stopping === undefined && (await isGroupAlive(child.pid))) {
+    if (stopping === undefined && (await isGroupAlive(leader.pid))) {
       options.onLeftovers?.();
       stop();
     }
     const outcome = stopping === undefined ? undefined : await stopping;
-    return { ...leader, aborted, ...(outcome === undefined ? {} : { stop: outcome }) };
+    if (lost !== undefined) throw lost;
+    return { ...exit, aborted, ...(outcome === undefined ? {} : { stop: outcome }) };
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
-}
-
-/** Resolves with how the leader exited (at once if it already has). */
-function leaderExit(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null)
-    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
-  return new Promise((resolve) => {
-    child.once('exit', (code, signal) => {
-      resolve({ code, signal });
-    });
-  });
 }
 
 /** Refuses group ids that would reach init, the engine itself or every process (-1). */

@@ -1,12 +1,11 @@
 import { stat } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { Writable } from 'node:stream';
-import type { Logger } from 'pino';
 import { formatDuration } from '../model/duration.js';
 import { abortMessage } from './process-abort.js';
 import { OutputTail, pipeToLog, type LogPipe } from './process-output.js';
-import { errorCode, spawnInGroup, superviseGroup, type GroupExit, type GroupLeader } from './process-tree.js';
+import { launch, type LaunchedProcess } from './launcher.js';
+import { errorCode, superviseGroup, type GroupExit } from './process-tree.js';
 import { TaskFailure, type TaskKind, type TaskResult, type TaskRunContext } from './task-kind.js';
 
 /** How much of stdout the output keeps (the end of it). */
@@ -68,11 +67,11 @@ async function runShell(ctx: ShellContext, lingerMs: number): Promise<TaskResult
   const invocation = invocationOf(ctx);
   const stdin = ctx.spec.stdin === undefined ? undefined : ctx.renderString(ctx.spec.stdin);
   if (ctx.signal.aborted) throw new TaskFailure(abortMessage(ctx.signal, 'not started'));
-  ctx.log.note(`$ ${invocation.display}`);
-  const child = await start(ctx, invocation, stdin !== undefined);
+  ctx.log.note(`$ ${invocation.display}`, { routine: true });
+  const child = await start(ctx, invocation, stdin);
   ctx.logger.debug({ pid: child.pid, command: invocation.display }, 'shell task started');
-  const run = await watch(ctx, child, stdin, lingerMs);
-  return settle(ctx, run);
+  const run = await watch(ctx, child, lingerMs);
+  return settle(ctx, run, invocation.display);
 }
 
 /** Renders the command: each argv element on its own, or the whole string with quoted values. */
@@ -94,12 +93,17 @@ function quoteForDisplay(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
 }
 
-async function start(ctx: ShellContext, invocation: Invocation, withStdin: boolean): Promise<GroupLeader> {
+async function start(
+  ctx: ShellContext,
+  invocation: Invocation,
+  stdin: string | undefined,
+): Promise<LaunchedProcess> {
   try {
-    return await spawnInGroup(invocation.file, invocation.args, {
+    return await launch(invocation.file, invocation.args, {
       cwd: ctx.cwd,
       env: ctx.env,
-      stdio: [withStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      output: true,
+      ...(stdin === undefined ? {} : { stdin }),
     });
   } catch (err) {
     throw new TaskFailure(await spawnErrorMessage(err, invocation, ctx.cwd));
@@ -130,12 +134,7 @@ async function isDirectory(path: string): Promise<boolean> {
 }
 
 /** Streams the output to the log until the process group is gone and the pipes are closed. */
-async function watch(
-  ctx: ShellContext,
-  child: GroupLeader,
-  stdin: string | undefined,
-  lingerMs: number,
-): Promise<ProcessRun> {
+async function watch(ctx: ShellContext, child: LaunchedProcess, lingerMs: number): Promise<ProcessRun> {
   const started = performance.now();
   const stdout = new OutputTail(stdoutTailBytes);
   const stderr = new OutputTail(stderrTailBytes);
@@ -152,7 +151,6 @@ async function watch(
         stderr.push(chunk);
       }),
     );
-  if (child.stdin) feedStdin(child.stdin, stdin ?? '', ctx.logger);
   const exit = await superviseGroup(child, {
     signal: ctx.signal,
     graceMs: ctx.killGraceMs,
@@ -162,14 +160,6 @@ async function watch(
   });
   await closeOut(pipes, lingerMs, ctx);
   return { exit, stdout, stderr, ms: performance.now() - started };
-}
-
-/** Writes the stdin text and closes stdin; a command that exits without reading it is fine. */
-function feedStdin(stdin: Writable, text: string, logger: Logger): void {
-  stdin.on('error', (err) => {
-    logger.debug({ err }, 'stdin closed before it was fully written');
-  });
-  stdin.end(text);
 }
 
 /**
@@ -210,7 +200,7 @@ function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> 
 }
 
 /** Turns the finished process into the task's result, or throws its failure. */
-function settle(ctx: ShellContext, run: ProcessRun): TaskResult {
+function settle(ctx: ShellContext, run: ProcessRun, command: string): TaskResult {
   const { exit } = run;
   const exitCode = exitCodeOf(exit);
   const output = outputOf(run, exitCode);
@@ -219,14 +209,14 @@ function settle(ctx: ShellContext, run: ProcessRun): TaskResult {
   if (exit.aborted) {
     const message = abortMessage(ctx.signal, stopDetail(exit, ctx.killGraceMs));
     ctx.log.note(message);
-    throw new TaskFailure(message, { ...(exitCode === undefined ? {} : { exitCode }), output });
+    throw new TaskFailure(message, { ...(exitCode === undefined ? {} : { exitCode }), output, command });
   }
   const how = exit.signal === null ? `exited with code ${exitCode ?? '?'}` : `killed by ${exit.signal}`;
-  ctx.log.note(`${how} after ${formatDuration(run.ms)}`);
-  if (exitCode !== undefined && ctx.spec.exitCodes.includes(exitCode)) return { output, exitCode };
+  ctx.log.note(`${how} after ${formatDuration(run.ms)}`, { routine: true });
+  if (exitCode !== undefined && ctx.spec.exitCodes.includes(exitCode)) return { output, exitCode, command };
   const lastError = lastLine(run.stderr.text());
   const message = lastError === '' ? how : `${how}: ${lastError}`;
-  throw new TaskFailure(message, { ...(exitCode === undefined ? {} : { exitCode }), output });
+  throw new TaskFailure(message, { ...(exitCode === undefined ? {} : { exitCode }), output, command });
 }
 
 /** The exit code, with a signal death reported as 128 + its number like a shell does. */

@@ -57,6 +57,8 @@ export interface TaskResult {
   output: unknown;
   exitCode?: number;
   childRunId?: string;
+  /** The command as it ran (shell tasks), for the manifest. */
+  command?: string;
 }
 
 /**
@@ -68,7 +70,7 @@ export interface TaskResult {
 export class TaskFailure extends Error {
   constructor(
     message: string,
-    readonly details: { exitCode?: number; output?: unknown; childRunId?: string } = {},
+    readonly details: { exitCode?: number; output?: unknown; childRunId?: string; command?: string } = {},
   ) {
     super(message);
     this.name = 'TaskFailure';

@@ -3,7 +3,8 @@ import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import type { ConditionCheck } from '../model/trigger-spec.js';
 import type { StateStores } from '../state/state-stores.js';
-import { spawnInGroup, superviseGroup } from '../tasks/process-tree.js';
+import { launch } from '../tasks/launcher.js';
+import { superviseGroup } from '../tasks/process-tree.js';
 import { evaluateExpression, isTruthy, parseExpression } from '../template/index.js';
 
 /** Busy and total CPU time across all cores, from `os.cpus()`. */
@@ -100,7 +101,7 @@ async function shellCheck(
   const timeoutMs = check.timeout ?? ctx.timeoutMs;
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = AbortSignal.any([ctx.signal, timeout]);
-  const child = await spawnInGroup(file, args, { cwd: ctx.baseDir, stdio: 'ignore' });
+  const child = await launch(file, args, { cwd: ctx.baseDir });
   const exit = await superviseGroup(child, { signal, graceMs: 2000 });
   if (exit.aborted) {
     throw new Error(timeout.aborted ? `command timed out after ${timeoutMs} ms (killed)` : 'check cancelled');
