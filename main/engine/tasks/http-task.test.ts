@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { httpTask, type HttpOutput } from './http-task.js';
+import { httpTask, redactedUrl, type HttpOutput } from './http-task.js';
 import { TaskFailure, type TaskResult } from './task-kind.js';
 import { createTaskTestContext, type TaskTestContext } from './task-test-context.js';
 
@@ -117,7 +117,33 @@ afterEach(async () => {
   await Promise.all(contexts.splice(0).map((c) => c.cleanup()));
 });
 
+describe('redactedUrl', () => {
+  it('hides passwords and secret-looking query values, and leaves the rest alone', () => {
+    expect(
+      redactedUrl(new URL('https://user:hunter2@example.test/a?city=Oslo&api_key=abc&token=t&page=2')),
+    ).toBe('https://user:***@example.test/a?city=Oslo&api_key=***&token=***&page=2');
+    expect(redactedUrl(new URL('https://s3.example.test/x?X-Amz-Signature=f00&X-Amz-Date=1'))).toBe(
+      'https://s3.example.test/x?X-Amz-Signature=***&X-Amz-Date=1',
+    );
+    expect(redactedUrl(new URL('http://127.0.0.1:8080/forecast?city=Oslo'))).toBe(
+      'http://127.0.0.1:8080/forecast?city=Oslo',
+    );
+  });
+});
+
 describe('http task: requests', () => {
+  it('sends a secret query value as given but never writes it to the log', async () => {
+    let seen = '';
+    const server = await serve((req, res) => {
+      seen = req.url;
+      reply(res, 200, 'ok');
+    });
+    const { log } = await run({ url: `${server.base}/data?token=s3cr3t&city=Oslo` });
+    expect(seen).toBe('/data?token=s3cr3t&city=Oslo');
+    expect(log).toContain(`» GET ${server.base}/data?token=***&city=Oslo\n`);
+    expect(log).not.toContain('s3cr3t');
+  });
+
   it('GETs JSON and returns status, headers, parsed body, size, final url and time', async () => {
     const server = await serve((_req, res) => {
       reply(res, 200, '{"hello":"world"}', { 'content-type': 'application/json', 'x-test': 'yes' });

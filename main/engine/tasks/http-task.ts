@@ -265,5 +265,20 @@ function statusLine(response: Response): string {
 }
 
 function requestLine(request: PreparedRequest): string {
-  return `${request.method} ${request.url.href}`;
+  return `${request.method} ${redactedUrl(request.url)}`;
+}
+
+/** Query parameters whose values the log never shows (`api_key`, `token`, `X-Amz-Signature`, …). */
+const secretParam = /key|token|secret|passw|pwd|auth|sig|credential|session/i;
+
+/**
+ * A URL as the log shows it: the password and the values of secret-looking query parameters
+ * replaced by `***`. Logs get pasted into chats and issues; the request itself is unchanged.
+ */
+export function redactedUrl(url: URL): string {
+  const shown = new URL(url.href);
+  if (shown.password !== '') shown.password = '***';
+  for (const name of new Set(shown.searchParams.keys()))
+    if (secretParam.test(name)) shown.searchParams.set(name, '***');
+  return shown.href.replaceAll('%2A%2A%2A', '***');
 }
