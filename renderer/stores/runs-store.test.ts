@@ -173,6 +173,27 @@ describe('runs store', () => {
     expect(store.getState().details['r1']?.manifest?.summary?.title).toBe('all good');
   });
 
+  it('shows the LLM summary that follows a run end, in the list and in an open detail', async () => {
+    const node = new FakeNode();
+    node.handle('runs.list', () => ({ runs: [runRow('r1', t(1), { summaryTitle: 'Hello succeeded' })] }));
+    node.handle('runs.get', ({ runId }) => ({
+      run: runRow(runId, t(1)),
+      manifest: manifest(runId, {
+        status: 'success',
+        summary: { title: 'Hello succeeded', text: '', source: 'engine' },
+      }),
+    }));
+    const store = createRunsStore(node.client);
+    await store.getState().refresh();
+    await store.getState().loadDetail('r1');
+    const summary = { title: 'Said hello to the world', text: 'All went well.', source: 'llm' as const };
+    node.emit('run.summary', { runId: 'r1', operationId: 'hello', summary });
+    expect(store.getState().runs[0]?.summaryTitle).toBe('Said hello to the world');
+    expect(store.getState().details['r1']?.manifest?.summary).toEqual(summary);
+    node.emit('run.summary', { runId: 'r9', operationId: 'hello', summary });
+    expect(store.getState().runs.map((r) => r.runId)).toEqual(['r1']);
+  });
+
   it('says when a run does not exist', async () => {
     const node = new FakeNode();
     node.handle('runs.get', () => {

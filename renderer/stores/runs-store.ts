@@ -239,6 +239,14 @@ export function createRunsStore(client: ApiClient, now: () => number = Date.now)
       // The manifest on disk now has the final task records, outputs and summary.
       void loadDetail(e.runId);
     });
+    // The LLM's friendly summary comes after the run ended (it never holds the run up).
+    client.on('run.summary', (e) => {
+      const known = get().runs.find((r) => r.runId === e.runId);
+      if (known !== undefined) upsert({ ...known, summaryTitle: e.summary.title });
+      updateDetail(e.runId, (d) =>
+        d.manifest === undefined ? d : { ...d, manifest: { ...d.manifest, summary: e.summary } },
+      );
+    });
 
     return {
       runs: [],
