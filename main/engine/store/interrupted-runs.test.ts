@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile, rm, utimes } from 'node:fs/promises';
+import { readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { manifestSchema } from '../model/manifest.js';
 import { markInterrupted } from './interrupted-runs.js';
@@ -61,6 +62,9 @@ describe('markInterrupted', () => {
       extra: { process: await deadProcess() },
     });
     await writeRun(m);
+    // What a SIGKILL mid-write leaves: a manifest temp file and an unfolded log ring.
+    await writeFile(join(dirname(m.links.manifest), '.manifest.json.0a1b2c3d4e5f.tmp'), '{"trunc');
+    await writeFile(join(m.links.logs, '.a.log.tail'), 'ring bytes');
     const lastWrite = new Date(started.getTime() + 42_000);
     await utimes(m.links.manifest, lastWrite, lastWrite);
     stores.runs.recordManifest(m);
@@ -75,6 +79,8 @@ describe('markInterrupted', () => {
     expect(onDisk.tasks[0]?.executions[0]?.status).toBe('cancelled');
     expect(onDisk.summary?.title).toMatch(/interrupted/);
     expect(await readFile(`${m.links.logs}/a.log`, 'utf8')).toBe('x'.repeat(10));
+    expect(await readdir(m.links.logs)).toEqual(['a.log']);
+    expect((await readdir(dirname(m.links.manifest))).filter((n) => n.endsWith('.tmp'))).toEqual([]);
     expect(stores.runs.get(m.runId)?.status).toBe('interrupted');
     expect(await markInterrupted(stores.runs)).toEqual({ interrupted: [], repaired: [], removed: [] });
   });

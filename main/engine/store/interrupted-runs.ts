@@ -1,4 +1,5 @@
-import { stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { writeJsonAtomic } from '../atomic-write.js';
 import type { Logger } from '../logger.js';
 import type { Manifest } from '../model/manifest.js';
@@ -66,11 +67,34 @@ export async function markInterrupted(
     if (owner !== undefined && isAlive(owner)) continue;
     interrupt(manifest, mtime);
     await writeJsonAtomic(row.manifest, manifest);
+    await removeLeftovers(row.manifest, manifest.links.logs);
     index.recordManifest(manifest);
     report.interrupted.push(row.runId);
     options.logger?.info({ runId: row.runId }, 'marked interrupted');
   }
   return report;
+}
+
+/**
+ * Removes what a dead writer left half done: temp files of atomic manifest writes (never the
+ * manifest itself) and the ring files of task logs that were never folded back (`.<log>.tail`:
+ * their bytes cannot be put in order without the writer; the log keeps its head).
+ */
+async function removeLeftovers(manifestPath: string, logsDir: string): Promise<void> {
+  const tempPrefix = `.${basename(manifestPath)}.`;
+  const leftovers = [
+    ...(await namesIn(dirname(manifestPath)))
+      .filter((name) => name.startsWith(tempPrefix) && name.endsWith('.tmp'))
+      .map((name) => join(dirname(manifestPath), name)),
+    ...(await namesIn(logsDir))
+      .filter((name) => /^\..+\.log\.tail$/.test(name))
+      .map((name) => join(logsDir, name)),
+  ];
+  await Promise.all(leftovers.map((path) => rm(path, { force: true })));
+}
+
+async function namesIn(dir: string): Promise<string[]> {
+  return readdir(dir).catch(() => []);
 }
 
 /** Turns a `running` manifest into an `interrupted` one that ended at `endedAt`. */
