@@ -35,7 +35,7 @@ import {
   renderDeep,
   renderString,
   renderTemplate,
-  shellQuote,
+  shellQuoter,
   stringifyValue,
 } from '../template/index.js';
 import { abortableDelay, RunCancelled, RunTimedOut, TaskTimedOut } from './abort-reasons.js';
@@ -682,7 +682,7 @@ export class OperationRun {
       signal,
       render: (template) => renderTemplate(template, scopeNow()),
       renderString: (template) => renderString(template, scopeNow()),
-      renderShell: (template) => String(renderTemplate(template, scopeNow(), { quote: shellQuote })),
+      renderShell: (template) => String(renderTemplate(template, scopeNow(), { quoter: shellQuoter })),
       renderDeep: (value) => renderDeep(value, scopeNow()),
       cwd: await this.resolveCwd(task, baseScope),
       env,

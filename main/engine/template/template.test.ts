@@ -65,10 +65,31 @@ describe('renderTemplate', () => {
   });
 
   it('quotes values, never the literal text, and always returns a string when quoting', () => {
-    const quote = (s: string): string => `<${s}>`;
-    expect(renderTemplate('a {{ item }} b {{ params.days }} c', scope, { quote })).toBe('a <bergen> b <3> c');
-    expect(renderTemplate('{{ params.days }}', scope, { quote })).toBe('<3>');
-    expect(renderTemplate('{{ missing }}', scope, { quote })).toBe('<>');
+    const seen: string[] = [];
+    const quoter = () => ({
+      literal: (text: string) => {
+        seen.push(text);
+      },
+      value: (text: string) => `<${text}>`,
+    });
+    expect(renderTemplate('a {{ item }} b {{ params.days }} c', scope, { quoter })).toBe(
+      'a <bergen> b <3> c',
+    );
+    expect(seen).toEqual(['a ', ' b ', ' c']);
+    expect(renderTemplate('{{ params.days }}', scope, { quoter })).toBe('<3>');
+    expect(renderTemplate('{{ missing }}', scope, { quoter })).toBe('<>');
+  });
+
+  it('reports a value the quoter refuses as an error at its placeholder', () => {
+    const quoter = () => ({
+      literal: () => undefined,
+      value: (): string => {
+        throw new Error('cannot go here');
+      },
+    });
+    expect(() => renderTemplate('echo {{ item }}', scope, { quoter })).toThrow(
+      /\{\{ item \}\}: cannot go here at column 6/,
+    );
   });
 
   it('writes literal braces through a string expression, and }} inside a string does not close', () => {

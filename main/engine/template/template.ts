@@ -3,6 +3,7 @@ import { evaluateExpression, type EvaluateOptions, type Scope } from './evaluato
 import { ExpressionError } from './expression-error.js';
 import { parsePlaceholder } from './parser.js';
 import { referencesOf } from './references.js';
+import type { Quoter } from './shell-quote.js';
 import { isPlainObject, stringifyValue } from './values.js';
 
 /** A piece of a parsed template: literal text, or a `{{ expr }}` placeholder whose `{{` starts at `offset`. */
@@ -17,11 +18,11 @@ export type TemplatePart =
 
 export interface RenderOptions extends Omit<EvaluateOptions, 'source'> {
   /**
-   * Applied to the text of every placeholder value (never to the literal text around it), e.g. shellQuote.
-   *
-   * When set, the result is always a string, even for a lone placeholder.
+   * Makes the quoter for one rendering (e.g. shellQuoter): it sees the literal text and writes every
+   * placeholder value for where it stands. When set, the result is always a string, even for a
+   * lone placeholder.
    */
-  readonly quote?: (text: string) => string;
+  readonly quoter?: () => Quoter;
 }
 
 /**
@@ -61,18 +62,31 @@ export function parseTemplate(text: string): TemplatePart[] {
  * unless `options.quote` is set; anything else yields a string with every value stringified (and quoted).
  */
 export function renderTemplate(text: string, scope: Scope, options: RenderOptions = {}): unknown {
-  const { quote, ...evaluateOptions } = options;
+  const { quoter, ...evaluateOptions } = options;
   const parts = parseTemplate(text);
   const evaluate = (expression: Expression): unknown =>
     evaluateExpression(expression, scope, { ...evaluateOptions, source: text });
   const [only] = parts;
-  if (parts.length === 1 && only?.kind === 'expression' && quote === undefined)
+  if (parts.length === 1 && only?.kind === 'expression' && quoter === undefined)
     return evaluate(only.expression);
+  const quoting = quoter?.();
   return parts
     .map((part) => {
-      if (part.kind === 'text') return part.text;
+      if (part.kind === 'text') {
+        quoting?.literal(part.text);
+        return part.text;
+      }
       const value = stringifyValue(evaluate(part.expression));
-      return quote === undefined ? value : quote(value);
+      if (quoting === undefined) return value;
+      try {
+        return quoting.value(value);
+      } catch (err) {
+        throw new ExpressionError(
+          `{{ ${part.source} }}: ${err instanceof Error ? err.message : String(err)}`,
+          part.offset,
+          { source: text },
+        );
+      }
     })
     .join('');
 }
