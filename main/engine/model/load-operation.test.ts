@@ -68,6 +68,15 @@ describe('parseOperation', () => {
     );
   });
 
+  it('takes only POSIX shells for the string form, and says to use argv for another interpreter', () => {
+    const withShell = (shell: string) =>
+      `id: x\ntasks:\n  - id: a\n    shell: { command: 'print(1)', shell: ${shell} }\n`;
+    expect(problems(withShell('python3'))[0]).toMatch(/tasks\[0\]\.shell\.shell: .*POSIX.*argv form/);
+    expect(problems(withShell('/usr/bin/node'))).toHaveLength(1);
+    expect(() => parseOperation(withShell('bash'), 'x.yaml')).not.toThrow();
+    expect(() => parseOperation(withShell('/bin/zsh'), 'x.yaml')).not.toThrow();
+  });
+
   it('rejects unknown fields inside a kind with their path', () => {
     expect(problems('id: x\ntasks:\n  - id: a\n    http: { url: "http://x", verb: GET }\n')[0]).toMatch(
       /tasks\[0\].*verb/,

@@ -1,8 +1,14 @@
 import { z } from 'zod';
 
 /**
+ * Shells whose quoting the string form's escaping follows (POSIX sh and its close relatives).
+ * Values templated into another language's code would not be escaped for it.
+ */
+const posixShells = ['sh', 'bash', 'dash', 'zsh', 'ksh', 'mksh', 'ash', 'busybox'];
+
+/**
  * `shell:` — a command. A list is argv (no shell involved); a string runs through `/bin/sh -c`
- * with every templated value single-quoted, so values can never inject shell syntax.
+ * with every templated value escaped for where it stands, so values can never inject shell syntax.
  */
 const shellSpecInputSchema = z.union([
   z.string().min(1),
@@ -16,7 +22,13 @@ const shellSpecInputSchema = z.union([
         .min(1)
         .optional()
         .describe('exit codes that count as success (default [0])'),
-      shell: z.string().optional().describe('shell used for the string form (default /bin/sh)'),
+      shell: z
+        .string()
+        .refine((shell) => posixShells.includes(shell.split('/').pop() ?? ''), {
+          message: `the string form escapes values for POSIX shells (${posixShells.join(', ')}); to run another interpreter, use the argv form, e.g. ['python3', '-c', '…'], and pass values as arguments`,
+        })
+        .optional()
+        .describe('POSIX shell used for the string form: sh, bash, dash, zsh, ksh, … (default /bin/sh)'),
     })
     .strict(),
 ]);
