@@ -54,6 +54,12 @@ describe('web UI served by `ultravisor serve`', () => {
         await page.locator('tr[data-task="count"]').click();
         await log.filter({ hasText: 'letters: 8' }).waitFor();
         expect(page.url()).toContain('/tasks/count');
+        // A success that printed nothing has no log file: the viewer shows what the manifest says.
+        await page.locator('tr[data-task="quiet"]').click();
+        await log.filter({ hasText: '» $ true' }).filter({ hasText: '(no output)' }).waitFor();
+        expect(await log.textContent()).toMatch(/» exited with code 0 after/);
+        await page.locator('tr[data-task="count"]').click();
+        await log.filter({ hasText: 'letters: 8' }).waitFor();
 
         await page.screenshot({ path: join(resultsDir, 'run-detail.png'), fullPage: true });
       },

@@ -2,15 +2,24 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { useStore } from 'zustand';
 import { useStores } from '../app/stores-context';
 import { formatBytes, logSegments } from '../format/log-segments';
+import { formatDuration } from '../format/format-time';
 import { logKeyString, type LogKey } from '../stores/logs-store';
+
+/** What the manifest says of a successful execution that printed nothing (it has no log file). */
+export interface QuietExecution {
+  command?: string;
+  exitCode?: number;
+  durationMs?: number;
+}
 
 /**
  * One task execution's log, read from the start (or the tail of a long one) and followed live.
  *
  * Sticks to the bottom while the reader is at the bottom; scrolling up stops following until they
- * come back down.
+ * come back down. For a quiet success, which writes no log file, it shows what the log would have
+ * said from the manifest.
  */
-export function LogViewer({ logKey }: { logKey: LogKey }) {
+export function LogViewer({ logKey, quiet }: { logKey: LogKey; quiet?: QuietExecution | undefined }) {
   const { logs } = useStores();
   const { runId, taskId, index } = logKey;
   const id = logKeyString(logKey);
@@ -72,7 +81,17 @@ export function LogViewer({ logKey }: { logKey: LogKey }) {
           if (atBottom !== stick) setStick(atBottom);
         }}
       >
-        {segments.length === 0 && view?.loading === false ? <span className="note">(no output)</span> : null}
+        {segments.length === 0 && view?.loading === false ? (
+          <>
+            {quiet?.command === undefined ? null : <span className="note">{`» $ ${quiet.command}\n`}</span>}
+            <span className="note">(no output)</span>
+            {quiet?.exitCode === undefined ? null : (
+              <span className="note">
+                {`\n» exited with code ${quiet.exitCode}${quiet.durationMs === undefined ? '' : ` after ${formatDuration(quiet.durationMs)}`}`}
+              </span>
+            )}
+          </>
+        ) : null}
         {segments.map((s, i) =>
           s.kind === 'note' ? (
             <span key={i} className="note">

@@ -4,7 +4,7 @@ import type { Manifest } from '../../main/api/contract';
 import { routeHref } from '../app/route';
 import { useStores } from '../app/stores-context';
 import { navigate } from '../app/use-route';
-import { LogViewer } from '../components/log-viewer';
+import { LogViewer, type QuietExecution } from '../components/log-viewer';
 import { StatusBadge } from '../components/status-badge';
 import { Duration, TimeAgo } from '../components/time-text';
 import { formatClock, toMillis } from '../format/format-time';
@@ -333,7 +333,10 @@ export function RunDetailView({ runId, taskId }: { runId: string; taskId: string
                       : `Not started (${selectedTask.status}): no log yet.`}
                   </div>
                 ) : (
-                  <LogViewer logKey={{ runId, taskId: selectedTask.id, index: shownIndex }} />
+                  <LogViewer
+                    logKey={{ runId, taskId: selectedTask.id, index: shownIndex }}
+                    quiet={quietExecution(selectedTask.executions, shownIndex)}
+                  />
                 )}
               </div>
             </section>
@@ -343,4 +346,17 @@ export function RunDetailView({ runId, taskId }: { runId: string; taskId: string
       )}
     </>
   );
+}
+
+type Execution = Manifest['tasks'][number]['executions'][number];
+
+/** The shown execution when it succeeded without a log file (nothing printed), for the log viewer. */
+function quietExecution(executions: Execution[], index: number): QuietExecution | undefined {
+  const shown = executions.filter((e) => e.index === index).at(-1);
+  if (shown === undefined || shown.status !== 'success' || shown.log !== undefined) return undefined;
+  return {
+    ...(shown.command === undefined ? {} : { command: shown.command }),
+    ...(shown.exitCode === undefined ? {} : { exitCode: shown.exitCode }),
+    ...(shown.durationMs === undefined ? {} : { durationMs: shown.durationMs }),
+  };
 }
