@@ -8,7 +8,7 @@
 // small (tsc still checks it, through the JSDoc types). See docs/architecture.md.
 //
 // Output never passes through here: for each command the launcher connects twice to the engine's
-// output socket (argv[2]), announces which command and stream it is, and hands those connections to the
+// output socket (named in the request), announces which command and stream it is, and hands those connections to the
 // command as stdout and stderr. The engine reads them directly.
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
@@ -18,7 +18,6 @@ import { connect } from 'node:net';
 /** @typedef {import('node:net').Socket} Socket */
 
 process.title = 'ultravisor-launcher';
-const outputSocket = process.argv[2];
 
 /** @param {LaunchReply} reply */
 function reply(reply) {
@@ -68,16 +67,21 @@ function messageOf(err) {
 async function launch(request) {
   /** @type {Socket[]} */
   const streams = [];
-  try {
-    if (request.output) {
-      if (outputSocket === undefined) throw new Error('the launcher was started without an output socket');
-      const opened = await Promise.allSettled([
-        openStream(outputSocket, header(request.id, 1)),
-        openStream(outputSocket, header(request.id, 2)),
-      ]);
-      for (const result of opened) if (result.status === 'fulfilled') streams.push(result.value);
-      for (const result of opened) if (result.status === 'rejected') throw result.reason;
+  if (request.output !== undefined) {
+    const opened = await Promise.allSettled([
+      openStream(request.output, header(request.id, 1)),
+      openStream(request.output, header(request.id, 2)),
+    ]);
+    for (const result of opened) if (result.status === 'fulfilled') streams.push(result.value);
+    const failed = opened.find((result) => result.status === 'rejected');
+    if (failed !== undefined) {
+      for (const stream of streams) stream.destroy();
+      const err = /** @type {unknown} */ (failed.reason);
+      reply({ type: 'failed', id: request.id, code: codeOf(err), message: messageOf(err), stage: 'output' });
+      return;
     }
+  }
+  try {
     const [stdout = 'ignore', stderr = 'ignore'] = streams;
     // detached: the command leads a new process group, so the engine can stop its whole tree.
     const child = spawn(request.file, request.args, {
@@ -95,13 +99,13 @@ async function launch(request) {
     });
     child.once('error', (err) => {
       if (child.pid === undefined)
-        reply({ type: 'failed', id: request.id, code: codeOf(err), message: err.message });
+        reply({ type: 'failed', id: request.id, code: codeOf(err), message: err.message, stage: 'spawn' });
     });
     child.once('exit', (code, signal) => {
       reply({ type: 'exited', id: request.id, code, signal });
     });
   } catch (err) {
-    reply({ type: 'failed', id: request.id, code: codeOf(err), message: messageOf(err) });
+    reply({ type: 'failed', id: request.id, code: codeOf(err), message: messageOf(err), stage: 'spawn' });
   } finally {
     // The command holds its own copies; the launcher never reads or writes its output.
     for (const stream of streams) stream.destroy();

@@ -11,10 +11,10 @@ export interface LaunchRequest {
   /** Written to the command's stdin, which is then closed; without it stdin is /dev/null. */
   stdin?: string;
   /**
-   * Connect stdout and stderr to the engine's output socket, each announced by a fixed-size first
-   * line (see {@link outputHeaderBytes}); without it they go to /dev/null.
+   * The engine's output socket: stdout and stderr are connections to it, each announced by a
+   * fixed-size first line (see {@link outputHeaderBytes}); without it they go to /dev/null.
    */
-  output: boolean;
+  output?: string;
 }
 
 /**
@@ -31,5 +31,6 @@ export const outputHeaderBytes = 17;
 export type LaunchReply =
   | { type: 'ready' }
   | { type: 'started'; id: number; pid: number }
-  | { type: 'failed'; id: number; code?: string; message: string }
+  /** `stage: 'output'`: the output socket could not be reached (the command did not start). */
+  | { type: 'failed'; id: number; code?: string; message: string; stage: 'output' | 'spawn' }
   | { type: 'exited'; id: number; code: number | null; signal: NodeJS.Signals | null };

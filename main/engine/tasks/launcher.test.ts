@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -32,6 +32,22 @@ async function launcherPid(): Promise<number> {
     if (ppid === process.pid && comm.startsWith('ultravisor-laun')) return Number(name);
   }
   throw new Error('no launcher process found');
+}
+
+/** The path of the output socket this process listens on, from /proc (Linux). */
+async function ownOutputSocket(): Promise<string> {
+  const inodes = new Set<string>();
+  for (const fd of await readdir('/proc/self/fd')) {
+    const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+    const match = /^socket:\[(\d+)\]$/.exec(target);
+    if (match?.[1] !== undefined) inodes.add(match[1]);
+  }
+  for (const line of (await readFile('/proc/net/unix', 'utf8')).split('\n')) {
+    const fields = line.trim().split(/\s+/);
+    const path = fields[7];
+    if (path?.includes('uv-launch-') === true && inodes.has(fields[6] ?? '')) return path;
+  }
+  throw new Error('no output socket found');
 }
 
 describe('launch', () => {
@@ -110,6 +126,16 @@ describe('launch', () => {
     expect(await isGroupAlive(child.pid)).toBe(false);
     const next = await launch('echo', ['again'], { output: true });
     expect(await readAll(next.stdout)).toBe('again\n');
+  });
+
+  it('listens again when its output socket was removed (a tmp cleaner on a long-running node)', async () => {
+    const before = await launch('echo', ['one'], { output: true });
+    expect(await readAll(before.stdout)).toBe('one\n');
+    const socket = await ownOutputSocket();
+    await rm(dirname(socket), { recursive: true, force: true });
+    const after = await launch('echo', ['two'], { output: true });
+    expect(await readAll(after.stdout)).toBe('two\n');
+    expect(await ownOutputSocket()).not.toBe(socket);
   });
 
   it('does not keep the engine process alive once its commands have exited', async () => {

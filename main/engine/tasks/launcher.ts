@@ -57,6 +57,9 @@ export function launch(
 
 let launcher: ProcessLauncher | undefined;
 
+/** The launcher could not reach the engine's output socket; the command did not start. */
+class OutputSocketError extends LaunchError {}
+
 interface Deferred<T> {
   promise: Promise<T>;
   resolve: (value: T) => void;
@@ -95,12 +98,33 @@ class ProcessLauncher {
   private child: ChildProcess | undefined;
   /** Resolves once the current helper listens for requests. */
   private ready: Deferred<void> | undefined;
-  private server: Promise<string> | undefined;
+  /** The output socket: its path once it listens. Replaced when it stops answering. */
+  private server: Promise<{ path: string; server: Server }> | undefined;
   private readonly inFlight = new Map<number, InFlight>();
   private nextId = 1;
 
+  /**
+   * Starts a command; when the output socket no longer answers (a tmp cleaner removed it on a
+   * long-running node), listens on a new one and tries once more.
+   */
   async launch(file: string, args: readonly string[], options: LaunchOptions): Promise<LaunchedProcess> {
-    const socketPath = await (this.server ??= this.listen());
+    try {
+      return await this.launchOnce(file, args, options);
+    } catch (err) {
+      if (!(err instanceof OutputSocketError)) throw err;
+      const lost = this.server;
+      this.server = undefined;
+      void lost?.then(({ server }) => server.close());
+      return this.launchOnce(file, args, options);
+    }
+  }
+
+  private async launchOnce(
+    file: string,
+    args: readonly string[],
+    options: LaunchOptions,
+  ): Promise<LaunchedProcess> {
+    const socketPath = (await (this.server ??= this.listen())).path;
     const id = this.nextId++;
     const output = options.output === true;
     const launched = deferred<LaunchedProcess>();
@@ -109,7 +133,7 @@ class ProcessLauncher {
     entry.exited.promise.catch(() => undefined);
     // In flight from here on, so the event loop stays alive while a new helper starts.
     this.inFlight.set(id, entry);
-    const child = this.child ?? this.start(socketPath);
+    const child = this.child ?? this.start();
     if (this.inFlight.size === 1) this.hold(true);
     // A helper that dies before it is ready fails every request in flight, this one included.
     await this.ready?.promise.catch(() => undefined);
@@ -122,7 +146,7 @@ class ProcessLauncher {
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       env: definedEnv(options.env ?? process.env),
       ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
-      output,
+      ...(output ? { output: socketPath } : {}),
     };
     child.send(request, (err) => {
       if (err) this.fail(id, new LaunchError(`could not reach the process launcher: ${err.message}`));
@@ -131,7 +155,7 @@ class ProcessLauncher {
   }
 
   /** Listens on a socket in a private folder (mode 0700): only this user can connect. */
-  private async listen(): Promise<string> {
+  private async listen(): Promise<{ path: string; server: Server }> {
     const dir = await mkdtemp(join(tmpdir(), 'uv-launch-'));
     process.once('exit', () => {
       rmSync(dir, { recursive: true, force: true });
@@ -148,12 +172,12 @@ class ProcessLauncher {
       });
     });
     server.unref();
-    return path;
+    return { path, server };
   }
 
-  private start(socketPath: string): ChildProcess {
+  private start(): ChildProcess {
     const script = fileURLToPath(new URL('./launcher-process.js', import.meta.url));
-    const child = fork(script, [socketPath], {
+    const child = fork(script, [], {
       // No loaders or flags of the engine (tsx, inspectors): the launcher must stay small.
       execArgv: [],
       // Electron runs a forked script as plain Node only with this set; Node ignores it.
@@ -202,7 +226,12 @@ class ProcessLauncher {
         this.settleIfReady(entry);
         break;
       case 'failed':
-        this.fail(reply.id, new LaunchError(reply.message, reply.code));
+        this.fail(
+          reply.id,
+          reply.stage === 'output'
+            ? new OutputSocketError(`the output socket did not answer: ${reply.message}`, reply.code)
+            : new LaunchError(reply.message, reply.code),
+        );
         break;
       case 'exited':
         entry.exit = { code: reply.code, signal: reply.signal };
