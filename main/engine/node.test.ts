@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from './logger.js';
+import { parseOperation } from './model/load-operation.js';
+import { openEngine } from './open-engine.js';
 import { manifestSchema, type Manifest } from './model/manifest.js';
 import { UltravisorNode } from './node.js';
 import { OperationStore } from './operations/operation-store.js';
@@ -189,6 +191,45 @@ describe('UltravisorNode (real time)', () => {
       transform: extract?.runId,
       load: 'transform',
     });
+  });
+
+  it('replays `after` for upstream runs that ended while the node was down, once', async () => {
+    const dataDir = await tempDir();
+    const first = await startNode(dataDir);
+    await first.node.addOperation(
+      `id: up\ntasks:\n  - { id: t, shell: "exit {{ params.code }}" }\nparams:\n  code: { default: '0' }\n`,
+      'up.yaml',
+    );
+    await first.node.addOperation(
+      `id: down\ntriggers: [{ after: { operation: up } }]\ntasks:\n  - id: note\n    state: { set: "seen.{{ trigger.upstream.runId }}", value: 1 }\n`,
+      'down.yaml',
+    );
+    await first.node.stop({ graceMs: 0 });
+
+    // While no node runs, `up` runs from another process (as `ultravisor run` does): once failing, once not.
+    const engine = await openEngine(dataDir, silentLogger());
+    expect(engine.stores).toBeDefined();
+    const up = parseOperation(await readFile(join(dataDir, 'operations', 'up.yaml'), 'utf8'), 'up.yaml');
+    const failed = await engine.run({ operation: up, params: { code: '3' } });
+    const succeeded = await engine.run({ operation: up });
+    engine.close();
+    expect([failed.status, succeeded.status]).toEqual(['failure', 'success']);
+
+    const second = await startNode(dataDir);
+    const [firing] = await waitForEvents(second.node, second.events, fired('down'), 1, 5000);
+    const [down] = await runManifests(second.node, second.events, 'down');
+    expect(down?.trigger).toMatchObject({
+      kind: 'after',
+      upstream: { runId: succeeded.runId, status: 'success' },
+    });
+    expect(firing).toBeDefined();
+    await second.node.stop({ graceMs: 0 });
+
+    const third = await startNode(dataDir);
+    await third.node.whenIdle();
+    // Nothing must fire: absence has no event to await, so give a replay time to show up.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(third.events.filter(fired('down'))).toEqual([]);
   });
 
   it('notices operations added, paused, resumed and removed by another process (the CLI)', async () => {

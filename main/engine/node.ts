@@ -21,6 +21,7 @@ import { lastFiredDueTimes } from './triggers/fired-hints.js';
 import type { GateOutcome } from './triggers/overlap-gate.js';
 import { Scheduler, type PauseState, type ScheduledOperation } from './triggers/scheduler.js';
 import { SchedulerLock } from './triggers/scheduler-lock.js';
+import { finishedRunsSince } from './triggers/run-history.js';
 import {
   requestsDir,
   TriggerRequestInbox,
@@ -116,6 +117,12 @@ export class UltravisorNode {
       ...(options.checks === undefined ? {} : { checks: options.checks }),
       ...(options.watch === undefined ? {} : { watch: options.watch }),
       ...(options.missedCap === undefined ? {} : { missedCap: options.missedCap }),
+      history: (operationId, since) => {
+        const stores = engine.stores;
+        return stores === undefined
+          ? Promise.resolve([])
+          : finishedRunsSince(stores.runs, operationId, since);
+      },
     });
     engine.on('event', (event) => {
       this.onRunEvent(event);

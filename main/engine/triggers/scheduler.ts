@@ -48,6 +48,11 @@ export interface SchedulerOptions {
   watch?: WatchFactory;
   /** Most catch-up runs `missed: all` starts for one trigger (default 100). */
   missedCap?: number;
+  /**
+   * Finished runs of an operation that ended after `since` (epoch ms), oldest first: what `after`
+   * triggers replay at daemon start, so a run that ended while the node was down still counts.
+   */
+  history?: (operationId: string, since: number) => Promise<Manifest[]>;
 }
 
 /** What the scheduler reports: firings, skips and errors, one event each. */
@@ -228,6 +233,7 @@ export class Scheduler extends EventEmitter<{ event: [SchedulerEvent] }> {
   private readonly checks: CheckRunner;
   private readonly watchFactory: WatchFactory;
   private readonly missedCap: number;
+  private readonly history: SchedulerOptions['history'];
   private readonly queue: TimerQueue;
   private readonly gate: OverlapGate;
   private readonly operations = new Map<string, ScheduledOperation>();
@@ -250,6 +256,7 @@ export class Scheduler extends EventEmitter<{ event: [SchedulerEvent] }> {
     this.checks = options.checks ?? runCheck;
     this.watchFactory = options.watch ?? chokidarWatch;
     this.missedCap = options.missedCap ?? 100;
+    this.history = options.history;
     this.queue = new TimerQueue(this.clock, (due, now) => {
       this.dispatch(due, now);
     });
@@ -527,7 +534,10 @@ export class Scheduler extends EventEmitter<{ event: [SchedulerEvent] }> {
         return;
       }
       case 'after': {
-        this.armed.set(key, { ...common, type: 'after', spec });
+        const armed: AfterArmed = { ...common, type: 'after', spec };
+        this.armed.set(key, armed);
+        if (known === undefined) this.cursors.set(key, { handledUntil: now, fingerprint });
+        else void this.replayAfter(armed, known.handledUntil);
         let keys = this.afterIndex.get(spec.after.operation);
         if (keys === undefined) {
           keys = new Set();
@@ -834,37 +844,111 @@ export class Scheduler extends EventEmitter<{ event: [SchedulerEvent] }> {
   ): void {
     const keys = this.afterIndex.get(upstreamId);
     if (keys === undefined || keys.size === 0) return;
-    const now = this.clock.now();
     for (const key of keys) {
       const armed = this.armed.get(key);
       if (armed?.type !== 'after') continue;
       const after = armed.spec.after;
       if ((after.task === undefined) !== (task === undefined)) continue;
       if (task !== undefined && after.task !== task.taskId) continue;
-      const status = task === undefined ? manifest.status : task.status;
-      if (!runStatusMatches(after.status, status)) continue;
-      const upstream = upstreamOf(manifest);
-      if (task !== undefined) {
-        const record = manifest.tasks.find((t) => t.id === task.taskId);
-        upstream.task = {
-          id: task.taskId,
-          status: task.status,
-          ...(record?.output === undefined ? {} : { output: record.output }),
-          ...(task.error === undefined ? {} : { error: task.error }),
-        };
-      }
-      const ended =
-        task === undefined ? manifest.endedAt : manifest.tasks.find((t) => t.id === task.taskId)?.endedAt;
-      const endedAt = ended === undefined ? now : Date.parse(ended);
-      this.gate.offer({
-        operationId: armed.operationId,
-        triggerId: armed.triggerId,
-        kind: 'after',
-        dueAt: Math.min(endedAt, now),
-        upstream,
-        detail: { upstreamRunId: manifest.runId, upstreamStatus: status },
-        ...(armed.spec.params === undefined ? {} : { params: armed.spec.params }),
-      });
+      const record = task === undefined ? undefined : manifest.tasks.find((t) => t.id === task.taskId);
+      this.offerAfter(
+        armed,
+        manifest,
+        task === undefined
+          ? undefined
+          : {
+              id: task.taskId,
+              status: task.status,
+              ...(record?.endedAt === undefined ? {} : { endedAt: record.endedAt }),
+              ...(record?.output === undefined ? {} : { output: record.output }),
+              ...(task.error === undefined ? {} : { error: task.error }),
+            },
+      );
+    }
+  }
+
+  /**
+   * Offers one `after` firing for an upstream run (or one of its tasks) that ended, and moves the
+   * trigger's cursor past that end so a restart does not replay it.
+   */
+  private offerAfter(
+    armed: AfterArmed,
+    manifest: Manifest,
+    task: { id: string; status: TaskStatus; endedAt?: string; output?: unknown; error?: string } | undefined,
+  ): void {
+    const now = this.clock.now();
+    const ended = task === undefined ? manifest.endedAt : task.endedAt;
+    const endedAt = ended === undefined ? now : Date.parse(ended);
+    const cursor = this.cursors.get(armed.key);
+    if (cursor === undefined || cursor.handledUntil < endedAt)
+      this.cursors.set(armed.key, { handledUntil: endedAt, fingerprint: armed.fingerprint });
+    const status = task === undefined ? manifest.status : task.status;
+    if (!runStatusMatches(armed.spec.after.status, status)) return;
+    const upstream = upstreamOf(manifest);
+    if (task !== undefined) {
+      upstream.task = {
+        id: task.id,
+        status: task.status,
+        ...(task.output === undefined ? {} : { output: task.output }),
+        ...(task.error === undefined ? {} : { error: task.error }),
+      };
+    }
+    this.gate.offer({
+      operationId: armed.operationId,
+      triggerId: armed.triggerId,
+      kind: 'after',
+      dueAt: Math.min(endedAt, now),
+      upstream,
+      detail: { upstreamRunId: manifest.runId, upstreamStatus: status },
+      ...(armed.spec.params === undefined ? {} : { params: armed.spec.params }),
+    });
+  }
+
+  /**
+   * Daemon start: offers what the upstream runs that ended since the cursor would have fired,
+   * oldest first (at most `missedCap`), as if the node had been up.
+   */
+  private async replayAfter(armed: AfterArmed, since: number): Promise<void> {
+    if (this.history === undefined) return;
+    const after = armed.spec.after;
+    let manifests: Manifest[];
+    try {
+      manifests = await this.history(after.operation, since);
+    } catch (err) {
+      this.recordError(armed.key, `after: cannot read the runs of ${after.operation}: ${errorText(err)}`);
+      return;
+    }
+    const ends: { manifest: Manifest; task?: Manifest['tasks'][number]; at: number }[] = [];
+    for (const manifest of manifests) {
+      const task = after.task === undefined ? undefined : manifest.tasks.find((t) => t.id === after.task);
+      if (after.task !== undefined && (task?.endedAt === undefined || task.status === 'running')) continue;
+      const at = Date.parse((task === undefined ? manifest.endedAt : task.endedAt) ?? '');
+      if (!Number.isNaN(at) && at > since)
+        ends.push({ manifest, ...(task === undefined ? {} : { task }), at });
+    }
+    ends.sort((a, b) => a.at - b.at);
+    const replayed = ends.slice(-this.missedCap);
+    if (replayed.length < ends.length) {
+      this.logger.warn(
+        { operationId: armed.operationId, triggerId: armed.triggerId, cap: this.missedCap },
+        `after: ${ends.length} upstream runs ended while the node was down; replaying the latest ${this.missedCap}`,
+      );
+    }
+    for (const { manifest, task } of replayed) {
+      if (this.armed.get(armed.key) !== armed) return; // Disarmed or edited meanwhile.
+      this.offerAfter(
+        armed,
+        manifest,
+        task === undefined
+          ? undefined
+          : {
+              id: task.id,
+              status: task.status,
+              ...(task.endedAt === undefined ? {} : { endedAt: task.endedAt }),
+              ...(task.output === undefined ? {} : { output: task.output }),
+              ...(task.error === undefined ? {} : { error: task.error }),
+            },
+      );
     }
   }
 
