@@ -105,6 +105,26 @@ async function writeAll(path: string, data: Buffer | string, maxBytes?: number):
   return readFile(path);
 }
 
+/** Writes `data` through a log capped at `cap` and checks the result: within the cap, head and tail where expected. */
+async function writeCapped(
+  path: string,
+  data: Buffer,
+  cap: number,
+  random: () => number,
+  maxChunk: number,
+): Promise<{ head: Buffer; tail: Buffer }> {
+  const log = new TaskLog(path, undefined, { maxBytes: cap });
+  await writeChunks(log, data, random, maxChunk);
+  expect(log.size).toBe(data.length);
+  await log.close();
+  const capped = await readFile(path);
+  expect(capped.length).toBeLessThanOrEqual(cap);
+  const parts = splitCapped(capped, data);
+  expect(parts.head.length).toBe(expectedHeadLength(data, cap));
+  expect(parts.tail.length).toBe(expectedTailLength(data, cap));
+  return parts;
+}
+
 describe('TaskLog with a cap', () => {
   it('leaves a log within the cap untouched', async () => {
     const path = join(dir, 'a.log');
@@ -154,16 +174,7 @@ describe('TaskLog with a cap', () => {
     const random = prng(20240611);
     const data = generate(7 * 1024 * 1024, random);
     const cap = 64 * 1024;
-    const path = join(dir, 'big.log');
-    const log = new TaskLog(path, undefined, { maxBytes: cap });
-    await writeChunks(log, data, random, 70_000);
-    expect(log.size).toBe(data.length);
-    await log.close();
-    const capped = await readFile(path);
-    expect(capped.length).toBeLessThanOrEqual(cap);
-    const { head, tail } = splitCapped(capped, data);
-    expect(head.length).toBe(expectedHeadLength(data, cap));
-    expect(tail.length).toBe(expectedTailLength(data, cap));
+    await writeCapped(join(dir, 'big.log'), data, cap, random, 70_000);
     expect(await readdir(dir)).toEqual(['big.log']);
   });
 
@@ -174,15 +185,7 @@ describe('TaskLog with a cap', () => {
     for (let round = 0; round < 12; round++) {
       const data = generate(200_000 + Math.floor(random() * 100_000), random);
       const cap = 4096 + Math.floor(random() * 60_000);
-      const path = join(dir, `r${round}.log`);
-      const log = new TaskLog(path, undefined, { maxBytes: cap });
-      await writeChunks(log, data, random, 9000);
-      await log.close();
-      const capped = await readFile(path);
-      expect(capped.length).toBeLessThanOrEqual(cap);
-      const { head, tail } = splitCapped(capped, data);
-      expect(head.length).toBe(expectedHeadLength(data, cap));
-      expect(tail.length).toBe(expectedTailLength(data, cap));
+      const { head, tail } = await writeCapped(join(dir, `r${round}.log`), data, cap, random, 9000);
       // A cut at a line break keeps whole UTF-8 characters; without one near, the cut is at the budget.
       if (head[head.length - 1] === 0x0a) expect(Buffer.from(head.toString()).equals(head)).toBe(true);
       else cutMidLine++;

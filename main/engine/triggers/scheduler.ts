@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../logger.js';
-import type { Manifest, RunStatus, TaskStatus } from '../model/manifest.js';
+import type { Manifest, RunStatus, TaskRecord, TaskStatus } from '../model/manifest.js';
 import type { OperationDef } from '../model/operation.js';
 import { triggerIds, type MissedPolicy, type TriggerSpec } from '../model/trigger-spec.js';
 import type { RunEvent } from '../runner/run-events.js';
@@ -856,13 +856,11 @@ export class Scheduler extends EventEmitter<{ event: [SchedulerEvent] }> {
         manifest,
         task === undefined
           ? undefined
-          : {
+          : (record ?? {
               id: task.taskId,
               status: task.status,
-              ...(record?.endedAt === undefined ? {} : { endedAt: record.endedAt }),
-              ...(record?.output === undefined ? {} : { output: record.output }),
               ...(task.error === undefined ? {} : { error: task.error }),
-            },
+            }),
       );
     }
   }
@@ -874,7 +872,7 @@ export class Scheduler extends EventEmitter<{ event: [SchedulerEvent] }> {
   private offerAfter(
     armed: AfterArmed,
     manifest: Manifest,
-    task: { id: string; status: TaskStatus; endedAt?: string; output?: unknown; error?: string } | undefined,
+    task: Pick<TaskRecord, 'id' | 'status' | 'endedAt' | 'output' | 'error'> | undefined,
   ): void {
     const now = this.clock.now();
     const ended = task === undefined ? manifest.endedAt : task.endedAt;
@@ -918,7 +916,7 @@ export class Scheduler extends EventEmitter<{ event: [SchedulerEvent] }> {
       this.recordError(armed.key, `after: cannot read the runs of ${after.operation}: ${errorText(err)}`);
       return;
     }
-    const ends: { manifest: Manifest; task?: Manifest['tasks'][number]; at: number }[] = [];
+    const ends: { manifest: Manifest; task?: TaskRecord; at: number }[] = [];
     for (const manifest of manifests) {
       const task = after.task === undefined ? undefined : manifest.tasks.find((t) => t.id === after.task);
       if (after.task !== undefined && (task?.endedAt === undefined || task.status === 'running')) continue;
@@ -936,19 +934,7 @@ export class Scheduler extends EventEmitter<{ event: [SchedulerEvent] }> {
     }
     for (const { manifest, task } of replayed) {
       if (this.armed.get(armed.key) !== armed) return; // Disarmed or edited meanwhile.
-      this.offerAfter(
-        armed,
-        manifest,
-        task === undefined
-          ? undefined
-          : {
-              id: task.id,
-              status: task.status,
-              ...(task.endedAt === undefined ? {} : { endedAt: task.endedAt }),
-              ...(task.output === undefined ? {} : { output: task.output }),
-              ...(task.error === undefined ? {} : { error: task.error }),
-            },
-      );
+      this.offerAfter(armed, manifest, task);
     }
   }
 
