@@ -120,3 +120,8 @@ reply({ type: 'ready' });
 process.on('disconnect', () => {
   process.exit(0);
 });
+// Ctrl-C in a terminal, a hang-up or a TERM sent to the whole process group reach the launcher too;
+// the engine decides what happens to its runs (a graceful stop lets them finish), and the launcher,
+// which never outlives the engine's IPC channel, keeps reporting their exits meanwhile.
+for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM', 'SIGHUP']))
+  process.on(signal, () => undefined);

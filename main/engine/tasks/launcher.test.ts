@@ -115,6 +115,14 @@ describe('launch', () => {
     }
   });
 
+  it('outlives signals sent to the whole process group, so the engine decides what stops', async () => {
+    const pid = await launcherPid();
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.kill(pid, signal);
+    const child = await launch('echo', ['still here'], { output: true });
+    expect(await readAll(child.stdout)).toBe('still here\n');
+    expect(await launcherPid()).toBe(pid);
+  });
+
   it('fails running commands clearly when the launcher dies, stops their groups, and starts a new launcher', async () => {
     const child = await launch('sh', [join(fixtures, 'hang.sh')], { output: true });
     started.push(child);
