@@ -146,6 +146,20 @@ describe('launch', () => {
     expect(await ownOutputSocket()).not.toBe(socket);
   });
 
+  it('fails a launch clearly when the launcher itself cannot start', async () => {
+    const script = [
+      `import { launch } from ${JSON.stringify(join(import.meta.dirname, 'launcher.ts'))};`,
+      `process.execPath = '/nonexistent/node';`,
+      `await launch('true', []).then(() => console.log('started'), (err) => console.log(err.message));`,
+    ].join('\n');
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      { timeout: 20_000 },
+    );
+    expect(stdout).toMatch(/^the process launcher could not start: .*ENOENT/);
+  });
+
   it('does not keep the engine process alive once its commands have exited', async () => {
     const script = [
       `import { launch } from ${JSON.stringify(join(import.meta.dirname, 'launcher.ts'))};`,

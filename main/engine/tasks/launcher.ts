@@ -192,7 +192,10 @@ class ProcessLauncher {
     child.on('message', (reply: LaunchReply) => {
       this.onReply(reply);
     });
-    child.on('error', () => undefined); // 'exit' follows and reports it.
+    child.on('error', (err) => {
+      // Once it ran, 'exit' follows and reports it; a launcher that never started has no 'exit'.
+      if (child.pid === undefined) this.onLauncherGone(child, `could not start: ${err.message}`);
+    });
     child.once('exit', (code, signal) => {
       this.onLauncherExit(child, code, signal);
     });
@@ -292,10 +295,13 @@ class ProcessLauncher {
 
   /** The helper died: every request still waiting fails, and the next launch starts a new helper. */
   private onLauncherExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    this.onLauncherGone(child, signal === null ? `exited with code ${code ?? '?'}` : `exited by ${signal}`);
+  }
+
+  private onLauncherGone(child: ChildProcess, how: string): void {
     if (this.child !== child) return;
     this.child = undefined;
-    const how = signal === null ? `with code ${code ?? '?'}` : `by ${signal}`;
-    const err = new LaunchError(`the process launcher exited ${how}`);
+    const err = new LaunchError(`the process launcher ${how}`);
     this.ready?.reject(err);
     for (const id of [...this.inFlight.keys()]) this.fail(id, err);
   }
