@@ -1,4 +1,9 @@
-import { ExpressionError, expressionReferences, templateReferences } from '../template/index.js';
+import {
+  ExpressionError,
+  expressionReferences,
+  shellTemplateProblem,
+  templateReferences,
+} from '../template/index.js';
 import type { OperationIssue } from './operation-error.js';
 import { formatPath } from './operation-error.js';
 import type { OperationDef, TaskDef } from './operation.js';
@@ -181,6 +186,23 @@ export function checkOperation(op: OperationDef, rawTasks?: readonly unknown[]):
         if (message) problems.push(problem(site.keys, message));
       }
     }
+    const shellProblem = shellCommandProblem(task, i, rawKindOf(rawTasks, i, task.kind));
+    if (shellProblem) problems.push(shellProblem);
   });
   return problems;
+}
+
+/** A shell string whose placeholders stand where no value can be quoted safely. */
+function shellCommandProblem(task: TaskDef, index: number, rawKind: unknown): OperationProblem | undefined {
+  if (task.kind !== 'shell' || typeof task.spec.command !== 'string') return undefined;
+  let message: string | undefined;
+  try {
+    message = shellTemplateProblem(task.spec.command);
+  } catch (err) {
+    if (err instanceof ExpressionError) return undefined; // Reported with the template's syntax above.
+    throw err;
+  }
+  if (message === undefined) return undefined;
+  const keys: PropertyKey[] = ['tasks', index, 'shell', ...(typeof rawKind === 'string' ? [] : ['command'])];
+  return problem(keys, message);
 }

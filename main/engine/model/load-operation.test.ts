@@ -68,6 +68,18 @@ describe('parseOperation', () => {
     );
   });
 
+  it('refuses shell strings whose placeholders cannot be quoted where they stand, before anything runs', () => {
+    expect(
+      problems('id: x\ntasks:\n  - id: a\n    shell: \'echo "${{ item }}"\'\n    forEach: [1]\n')[0],
+    ).toMatch(/tasks\[0\]\.shell: \{\{ item \}\}: a placeholder right after `\$`/);
+    expect(problems('id: x\ntasks:\n  - id: a\n    shell: { command: "cat <<{{ now }}" }\n')[0]).toMatch(
+      /tasks\[0\]\.shell\.command: .*here-document delimiter/,
+    );
+    expect(() =>
+      parseOperation('id: x\ntasks:\n  - id: a\n    shell: "echo \'{{ now }}\' \\"{{ now }}\\""\n', 'x.yaml'),
+    ).not.toThrow();
+  });
+
   it('takes only POSIX shells for the string form, and says to use argv for another interpreter', () => {
     const withShell = (shell: string) =>
       `id: x\ntasks:\n  - id: a\n    shell: { command: 'print(1)', shell: ${shell} }\n`;

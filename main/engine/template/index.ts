@@ -3,7 +3,7 @@ export { evaluateExpression, type EvaluateOptions, type Scope } from './evaluato
 export { ExpressionError, type ExpressionErrorDetails } from './expression-error.js';
 export { parseExpression } from './parser.js';
 export { expressionReferences } from './references.js';
-export { shellQuote, shellQuoter, type Quoter } from './shell-quote.js';
+export { shellQuote, shellQuoter, shellTemplateProblem, type Quoter } from './shell-quote.js';
 export {
   parseTemplate,
   renderDeep,

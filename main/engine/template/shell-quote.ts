@@ -1,3 +1,5 @@
+import { parseTemplate } from './template.js';
+
 /**
  * Quotes a string as one literal POSIX shell word: `it's` → `'it'\''s'`, empty → `''`.
  *
@@ -233,4 +235,25 @@ export function shellQuoter(): Quoter {
       }
     },
   };
+}
+
+/**
+ * What is wrong with where a shell template puts its placeholders, found without running it (a
+ * placeholder right after `$` or `\`, or naming a here-document delimiter); undefined when nothing
+ * is. Values that cannot go where they stand are still refused when the task runs.
+ */
+export function shellTemplateProblem(text: string): string | undefined {
+  const quoter = shellQuoter();
+  for (const part of parseTemplate(text)) {
+    if (part.kind === 'text') {
+      quoter.literal(part.text);
+      continue;
+    }
+    try {
+      quoter.value('');
+    } catch (err) {
+      return `{{ ${part.source} }}: ${err instanceof Error ? err.message : String(err)}`;
+    }
+  }
+  return undefined;
 }
