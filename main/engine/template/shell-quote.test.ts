@@ -104,6 +104,7 @@ describe('rendered shell commands run by a real /bin/sh', () => {
       (v) => `[${v.replace(/\n+$/, '')}]\n`,
     ],
     ['after a comment with a quote in it', "# it's a comment\nprintf '[%s]\\n' {{ v }}", (v) => `[${v}]\n`],
+    ['in a comment (where it does nothing)', "printf '[%s]\\n' ok # {{ v }}", () => '[ok]\n'],
     ['after arithmetic with a shift', "printf '[%s]\\n' $(( 1 << 2 )) {{ v }}", (v) => `[4]\n[${v}]\n`],
     [
       'after a case pattern inside $(…) in double quotes',

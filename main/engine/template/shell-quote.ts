@@ -189,6 +189,9 @@ export function shellQuoter(): Quoter {
       for (let i = 0; i < text.length;) i += step(text, i);
     },
     value(text) {
+      // In a comment a value means nothing, but a line break in it would end the comment and run
+      // the rest: it becomes a space.
+      if (inComment) return text.replace(/\r\n|[\r\n]/g, ' ');
       if (operator !== undefined)
         throw new Error('a placeholder cannot be a here-document delimiter; write the delimiter as text');
       if (escaped)
