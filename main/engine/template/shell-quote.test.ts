@@ -142,6 +142,17 @@ describe('rendered shell commands run by a real /bin/sh', () => {
     expect(existsSync(marker)).toBe(false);
   });
 
+  it("keeps values literal inside bash's $'…' when they can be, and refuses the rest", () => {
+    for (const shell of shells) {
+      expect(sh("printf '[%s]\\n' $'{{ v }}'", { v: 'a b; $(touch pwned) `x` "q"' }, shell)).toMatch(
+        /\[(\$)?a b; \$\(touch pwned\) `x` "q"\]\n/,
+      );
+    }
+    expect(() => sh("printf '[%s]\\n' $'{{ v }}'", { v: "'; touch pwned; '" })).toThrow(/\$'…'/);
+    expect(() => sh("printf '[%s]\\n' $'{{ v }}'", { v: 'a\\b' })).toThrow(/\$'…'/);
+    expect(existsSync(path.join(sandbox, 'pwned'))).toBe(false);
+  });
+
   it('refuses a placeholder that would combine with the text before it', () => {
     expect(() => sh('echo "${{ v }}"', { v: '(touch pwned)' })).toThrow(/after `\$`/);
     expect(() => sh('echo \\{{ v }}', { v: 'x' })).toThrow(/backslash/);

@@ -27,7 +27,8 @@ export interface Quoter {
  * `literal-heredoc`: one whose delimiter is quoted (nothing is active).
  */
 type Frame =
-  | { kind: 'word' | 'backtick' | 'single' | 'double' }
+  /** `ansi`: inside bash's `$'…'`, which sh reads as `$` and a plain `'…'`. */
+  | { kind: 'word' | 'backtick' | 'single' | 'double' | 'ansi' }
   /** `cases`: open `case … esac` statements, whose patterns end with a `)` that closes nothing. */
   | { kind: 'subst'; cases: number }
   | { kind: 'arith'; depth: number }
@@ -124,6 +125,10 @@ export function shellQuoter(): Quoter {
       case 'single':
         if (ch === "'") stack.pop();
         return 1;
+      case 'ansi':
+        if (ch === '\\') escaped = true;
+        else if (ch === "'") stack.pop();
+        return 1;
       case 'double':
         if (ch === '\\') escaped = true;
         else if (ch === '"') stack.pop();
@@ -157,7 +162,11 @@ export function shellQuoter(): Quoter {
           if (frame.kind === 'backtick') stack.pop();
           else stack.push({ kind: 'backtick' });
         } else if (ch === '$' && next === '(') return open(text, i);
-        else if (ch === '(' && next === '(' && wordStart) {
+        else if (ch === '$' && next === "'") {
+          stack.push({ kind: 'ansi' });
+          afterDollar = false;
+          return 2;
+        } else if (ch === '(' && next === '(' && wordStart) {
           stack.push({ kind: 'arith', depth: 0 });
           return 2;
         } else if (ch === '(' && frame.kind === 'subst') stack.push({ kind: 'subst', cases: 0 });
@@ -216,6 +225,12 @@ export function shellQuoter(): Quoter {
           return shellQuote(text).replace(/[\\`$]/g, '\\$&');
         case 'single':
           return text.replaceAll("'", `'\\''`);
+        case 'ansi':
+          if (/['\\]/.test(text))
+            throw new Error(
+              "a value with ' or \\ cannot go into $'…' (bash and sh read it differently); use '…' or \"…\" around the placeholder",
+            );
+          return text;
         case 'double':
           return text.replace(/[\\"$`]/g, '\\$&');
         case 'heredoc':
