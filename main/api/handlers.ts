@@ -398,13 +398,15 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       const dir = dirname(manifestPath);
       const logsDir = join(dir, 'logs');
       const at = index ?? 0;
+      const live = node.engine.activeRuns().includes(runId);
       let relative: string | undefined;
       let known = false;
       try {
         const manifest = await readManifest(manifestPath);
         const task = manifest.tasks.find((t) => t.id === taskId);
         const runs = task?.executions.filter((e) => e.index === at) ?? [];
-        known = runs.length > 0;
+        // A running run's task may not have printed (nor be recorded as started) yet.
+        known = runs.length > 0 || (live && task !== undefined);
         relative = runs[runs.length - 1]?.log;
       } catch {
         // The manifest may be mid-write or unreadable; fall back to the log file names.
@@ -424,7 +426,6 @@ export function createHandlers(deps: HandlerDeps): Handlers {
           break;
         }
       }
-      const live = node.engine.activeRuns().includes(runId);
       if (file === undefined) {
         // A success that printed nothing has no log file, and a running one has none until it prints.
         if (known) return { text: '', offset: 0, nextOffset: 0, size: 0, eof: true, live };
