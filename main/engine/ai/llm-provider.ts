@@ -82,6 +82,18 @@ export class LlmError extends Error {
   }
 }
 
+/** A provider's health, read by listing its models; never throws. */
+export async function healthFromModels(provider: LlmProvider, signal?: AbortSignal): Promise<LlmHealth> {
+  const started = performance.now();
+  const base = { provider: provider.name, endpoint: provider.endpoint };
+  try {
+    const models = await provider.listModels(signal);
+    return { ok: true, ...base, models: models.length, ms: Math.round(performance.now() - started) };
+  } catch (err) {
+    return { ok: false, ...base, error: (err as Error).message, ms: Math.round(performance.now() - started) };
+  }
+}
+
 /** Rough token count used for context budgeting: about four characters per token for English text. */
 export function estimateTokens(text: string): number {
   return Math.ceil(text.length / 4);

@@ -1,6 +1,7 @@
 import { Ollama, type Message } from 'ollama';
 import { z } from 'zod';
 import {
+  healthFromModels,
   estimateTokens,
   LlmError,
   RequestDeadline,
@@ -174,26 +175,8 @@ export class OllamaProvider implements LlmProvider {
     }
   }
 
-  async health(signal?: AbortSignal): Promise<LlmHealth> {
-    const started = performance.now();
-    try {
-      const models = await this.listModels(signal);
-      return {
-        ok: true,
-        provider: this.name,
-        endpoint: this.endpoint,
-        models: models.length,
-        ms: Math.round(performance.now() - started),
-      };
-    } catch (err) {
-      return {
-        ok: false,
-        provider: this.name,
-        endpoint: this.endpoint,
-        error: (err as Error).message,
-        ms: Math.round(performance.now() - started),
-      };
-    }
+  health(signal?: AbortSignal): Promise<LlmHealth> {
+    return healthFromModels(this, signal);
   }
 
   /**
