@@ -4,6 +4,7 @@ import { decodeCursor, encodeCursor } from './cursor.js';
 import { migrate, type Database, type Migration } from './database.js';
 import { StatementCache } from './statement-cache.js';
 import { fieldToPath, parseWhere, safeJsonPath, whereToSql, type WhereClause } from './data-where.js';
+import { SqlFilter, type SqlValue } from './sql-filter.js';
 
 const migrations: Migration[] = [
   {
@@ -345,43 +346,25 @@ export class DataStore {
   }
 
   /** The SELECT and its bound params for a query, without ORDER BY and LIMIT. */
-  private select(query: DataQuery): { sql: string; params: (string | number)[]; order: 'ASC' | 'DESC' } {
+  private select(query: DataQuery): { sql: string; params: SqlValue[]; order: 'ASC' | 'DESC' } {
     checkCollection(query.collection);
     const order = query.order === 'asc' ? 'ASC' : 'DESC';
-    const where: string[] = ['collection = ?'];
-    const params: (string | number)[] = [query.collection];
-    if (query.key !== undefined) {
-      where.push('key = ?');
-      params.push(query.key);
-    }
-    if (query.operationId !== undefined) {
-      where.push('operation_id = ?');
-      params.push(query.operationId);
-    }
-    if (query.runId !== undefined) {
-      where.push('run_id = ?');
-      params.push(query.runId);
-    }
-    if (query.from !== undefined) {
-      where.push('created_at >= ?');
-      params.push(query.from);
-    }
-    if (query.to !== undefined) {
-      where.push('created_at < ?');
-      params.push(query.to);
-    }
+    const filter = new SqlFilter()
+      .add('collection = ?', query.collection)
+      .when('key = ?', query.key)
+      .when('operation_id = ?', query.operationId)
+      .when('run_id = ?', query.runId)
+      .when('created_at >= ?', query.from)
+      .when('created_at < ?', query.to);
     for (const clause of query.where ?? []) {
-      const parsed = typeof clause === 'string' ? parseWhere(clause) : clause;
-      const part = whereToSql(parsed);
-      where.push(`(${part.sql})`);
-      params.push(...part.params);
+      const part = whereToSql(typeof clause === 'string' ? parseWhere(clause) : clause);
+      filter.add(`(${part.sql})`, ...part.params);
     }
     if (query.cursor !== undefined) {
       const [createdAt, id] = decodeCursor(`data:${order}`, query.cursor, dataCursorKey);
-      where.push(`(created_at, id) ${order === 'DESC' ? '<' : '>'} (?, ?)`);
-      params.push(createdAt, id);
+      filter.add(`(created_at, id) ${order === 'DESC' ? '<' : '>'} (?, ?)`, createdAt, id);
     }
-    return { sql: `SELECT * FROM data_records WHERE ${where.join(' AND ')}`, params, order };
+    return { sql: `SELECT * FROM data_records ${filter.sql}`, params: filter.params, order };
   }
 }
 

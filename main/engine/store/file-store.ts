@@ -9,6 +9,7 @@ import { operationIdPattern } from '../model/operation.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { migrate, type Database, type Migration } from './database.js';
 import { mediaTypeOf } from './media-types.js';
+import { SqlFilter } from './sql-filter.js';
 
 const migrations: Migration[] = [
   {
@@ -201,26 +202,16 @@ export class FileStore {
     nextCursor?: string;
   } {
     const limit = Math.min(Math.max(1, Math.floor(query.limit ?? 100)), 10_000);
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    if (query.operationId !== undefined) {
-      where.push('operation_id = ?');
-      params.push(query.operationId);
-    }
-    if (query.runId !== undefined) {
-      where.push('run_id = ?');
-      params.push(query.runId);
-    }
-    if (query.cursor !== undefined) {
-      const [id] = decodeCursor('files', query.cursor, fileCursorKey);
-      where.push('id < ?');
-      params.push(id);
-    }
+    const filter = new SqlFilter()
+      .when('operation_id = ?', query.operationId)
+      .when('run_id = ?', query.runId)
+      .when(
+        'id < ?',
+        query.cursor === undefined ? undefined : decodeCursor('files', query.cursor, fileCursorKey)[0],
+      );
     const rows = this.db
-      .prepare(
-        `SELECT * FROM files ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`,
-      )
-      .all(...params, limit + 1)
+      .prepare(`SELECT * FROM files ${filter.sql} ORDER BY id DESC LIMIT ?`)
+      .all(...filter.params, limit + 1)
       .map((row) => this.toFile(fileRowSchema.parse(row)));
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];

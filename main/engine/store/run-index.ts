@@ -10,6 +10,7 @@ import { migrate, type Database, type Migration } from './database.js';
 import { listRunDirs, readManifest } from './manifest-files.js';
 import { StatementCache } from './statement-cache.js';
 import { processIdentitySchema, type ProcessIdentity } from './process-liveness.js';
+import { SqlFilter } from './sql-filter.js';
 
 const migrations: Migration[] = [
   {
@@ -295,46 +296,32 @@ export class RunIndex {
   /** Runs matching `query`, newest first (by start time, then run id), one page at a time. */
   list(query: RunQuery = {}): RunPage {
     const limit = Math.min(Math.max(1, Math.floor(query.limit ?? 50)), maxPage);
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    if (query.operationId !== undefined) {
-      where.push('operation_id = ?');
-      params.push(query.operationId);
-    }
+    const filter = new SqlFilter()
+      .when('operation_id = ?', query.operationId)
+      .when('started_at >= ?', query.from)
+      .when('started_at < ?', query.to);
     const statuses =
       query.status === undefined ? [] : Array.isArray(query.status) ? query.status : [query.status];
-    if (statuses.length === 1) {
-      where.push('status = ?');
-      params.push(statuses[0] ?? '');
-    } else if (statuses.length > 1) {
-      where.push(`status IN (${statuses.map(() => '?').join(', ')})`);
-      params.push(...statuses);
-    }
-    if (query.from !== undefined) {
-      where.push('started_at >= ?');
-      params.push(query.from);
-    }
-    if (query.to !== undefined) {
-      where.push('started_at < ?');
-      params.push(query.to);
-    }
+    if (statuses.length > 0) filter.add(`status IN (${statuses.map(() => '?').join(', ')})`, ...statuses);
     if (query.text !== undefined && query.text !== '') {
       const pattern = likePattern(query.text);
-      where.push(
+      filter.add(
         `(summary_title LIKE ? ESCAPE '\\' OR summary_text LIKE ? ESCAPE '\\' OR error LIKE ? ESCAPE '\\' OR operation_id LIKE ? ESCAPE '\\')`,
+        pattern,
+        pattern,
+        pattern,
+        pattern,
       );
-      params.push(pattern, pattern, pattern, pattern);
     }
     if (query.cursor !== undefined) {
       const [startedAt, runId] = decodeCursor('runs', query.cursor, runCursorKey);
-      where.push('(started_at, run_id) < (?, ?)');
-      params.push(startedAt, runId);
+      filter.add('(started_at, run_id) < (?, ?)', startedAt, runId);
     }
-    const sql = `SELECT ${runColumns} FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    const sql = `SELECT ${runColumns} FROM runs ${filter.sql}
       ORDER BY started_at DESC, run_id DESC LIMIT ?`;
     const rows = this.statements
       .get(sql)
-      .all(...params, limit + 1)
+      .all(...filter.params, limit + 1)
       .map((row) => runRowSchema.parse(row));
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
