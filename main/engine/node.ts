@@ -117,11 +117,11 @@ export class UltravisorNode {
       ...(options.checks === undefined ? {} : { checks: options.checks }),
       ...(options.watch === undefined ? {} : { watch: options.watch }),
       ...(options.missedCap === undefined ? {} : { missedCap: options.missedCap }),
-      history: (operationId, since) => {
+      history: (operationId, since, limit) => {
         const stores = engine.stores;
         return stores === undefined
           ? Promise.resolve([])
-          : finishedRunsSince(stores.runs, operationId, since);
+          : finishedRunsSince(stores.runs, operationId, since, limit);
       },
     });
     engine.on('event', (event) => {

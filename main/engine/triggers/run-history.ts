@@ -7,8 +7,9 @@ const lookbackMs = 7 * 24 * 3600 * 1000;
 const pageSize = 200;
 
 /**
- * Finished runs of an operation that ended after `since` (epoch ms), oldest end first, read from
- * the run index and their manifests. `after` triggers replay these when a node starts.
+ * The latest `limit` finished runs of an operation that ended after `since` (epoch ms), oldest end
+ * first, read from the run index and their manifests. `after` triggers replay these when a node
+ * starts; only the manifests returned are read.
  *
  * A run that started more than a week before `since` is not looked for; an unreadable manifest is
  * skipped.
@@ -17,6 +18,7 @@ export async function finishedRunsSince(
   runs: RunIndex,
   operationId: string,
   since: number,
+  limit: number,
 ): Promise<Manifest[]> {
   const found: { at: number; manifestPath: string }[] = [];
   let cursor: string | undefined;
@@ -36,7 +38,7 @@ export async function finishedRunsSince(
   } while (cursor !== undefined);
   found.sort((a, b) => a.at - b.at);
   const manifests = await Promise.all(
-    found.map(({ manifestPath }) => readManifest(manifestPath).catch(() => undefined)),
+    found.slice(-limit).map(({ manifestPath }) => readManifest(manifestPath).catch(() => undefined)),
   );
   return manifests.filter((manifest): manifest is Manifest => manifest !== undefined);
 }

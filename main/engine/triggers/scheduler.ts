@@ -49,10 +49,11 @@ export interface SchedulerOptions {
   /** Most catch-up runs `missed: all` starts for one trigger (default 100). */
   missedCap?: number;
   /**
-   * Finished runs of an operation that ended after `since` (epoch ms), oldest first: what `after`
-   * triggers replay at daemon start, so a run that ended while the node was down still counts.
+   * The latest `limit` finished runs of an operation that ended after `since` (epoch ms), oldest
+   * first: what `after` triggers replay at daemon start, so a run that ended while the node was
+   * down still counts.
    */
-  history?: (operationId: string, since: number) => Promise<Manifest[]>;
+  history?: (operationId: string, since: number, limit: number) => Promise<Manifest[]>;
 }
 
 /** What the scheduler reports: firings, skips and errors, one event each. */
@@ -911,7 +912,8 @@ export class Scheduler extends EventEmitter<{ event: [SchedulerEvent] }> {
     const after = armed.spec.after;
     let manifests: Manifest[];
     try {
-      manifests = await this.history(after.operation, since);
+      // One more than the cap, so a longer backlog is noticed and said.
+      manifests = await this.history(after.operation, since, this.missedCap + 1);
     } catch (err) {
       this.recordError(armed.key, `after: cannot read the runs of ${after.operation}: ${errorText(err)}`);
       return;
@@ -929,7 +931,7 @@ export class Scheduler extends EventEmitter<{ event: [SchedulerEvent] }> {
     if (replayed.length < ends.length) {
       this.logger.warn(
         { operationId: armed.operationId, triggerId: armed.triggerId, cap: this.missedCap },
-        `after: ${ends.length} upstream runs ended while the node was down; replaying the latest ${this.missedCap}`,
+        `after: more than ${this.missedCap} upstream runs ended while the node was down; replaying the latest ${this.missedCap}`,
       );
     }
     for (const { manifest, task } of replayed) {
