@@ -82,6 +82,21 @@ export class LlmError extends Error {
   }
 }
 
+/** A chat reply as providers return it: the server's token counts, else estimates (chars / 4). */
+export function chatResult(
+  request: LlmChatRequest,
+  reply: { text: string; model: string; promptTokens?: number; completionTokens?: number },
+  started: number,
+): LlmChatResult {
+  return {
+    text: reply.text,
+    model: reply.model,
+    promptTokens: reply.promptTokens ?? estimateTokens((request.system ?? '') + request.prompt),
+    completionTokens: reply.completionTokens ?? estimateTokens(reply.text),
+    ms: Math.round(performance.now() - started),
+  };
+}
+
 /** A provider's health, read by listing its models; never throws. */
 export async function healthFromModels(provider: LlmProvider, signal?: AbortSignal): Promise<LlmHealth> {
   const started = performance.now();

@@ -1,8 +1,8 @@
 import { Ollama, type Message } from 'ollama';
 import { z } from 'zod';
 import {
+  chatResult,
   healthFromModels,
-  estimateTokens,
   LlmError,
   RequestDeadline,
   type LlmChatRequest,
@@ -138,13 +138,7 @@ export class OllamaProvider implements LlmProvider {
           completionTokens = part.data.eval_count;
         }
       }
-      return {
-        text,
-        model: replyModel,
-        promptTokens: promptTokens ?? estimateTokens((request.system ?? '') + request.prompt),
-        completionTokens: completionTokens ?? estimateTokens(text),
-        ms: Math.round(performance.now() - started),
-      };
+      return chatResult(request, { text, model: replyModel, promptTokens, completionTokens }, started);
     } catch (err) {
       throw deadline.classify(err, this.name, this.endpoint, model);
     } finally {

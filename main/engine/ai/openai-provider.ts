@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import {
+  chatResult,
   healthFromModels,
-  estimateTokens,
   httpError,
   LlmError,
   RequestDeadline,
@@ -217,13 +217,7 @@ export class OpenAiProvider implements LlmProvider {
         }
       }
       if (!sawDone && !finished) throw this.malformed('a reply stream that ended before the reply did');
-      return {
-        text,
-        model: replyModel,
-        promptTokens: promptTokens ?? estimateTokens((request.system ?? '') + request.prompt),
-        completionTokens: completionTokens ?? estimateTokens(text),
-        ms: Math.round(performance.now() - started),
-      };
+      return chatResult(request, { text, model: replyModel, promptTokens, completionTokens }, started);
     } catch (err) {
       throw deadline.classify(err, this.name, this.endpoint, model);
     } finally {
